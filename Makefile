@@ -1,0 +1,44 @@
+# improvd: the two Quick start commands are `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+APT_PACKAGES := jackd2 fluidsynth fluid-soundfont-gm jack-tools
+
+.PHONY: run test test-fast system-deps venv-runtime venv-full train-default bench clean
+
+# Debian packages: JACK (MIDI ports on a machine with no sound card) and fluidsynth (a real synth
+# for the end-to-end test). Skipped when already there; needs root or sudo otherwise.
+system-deps:
+	@if ! command -v jackd >/dev/null || ! command -v fluidsynth >/dev/null || ! command -v jack_lsp >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends $(APT_PACKAGES); \
+	fi
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+# The daemon alone: numpy, mido, python-rtmidi, onnxruntime. No TensorFlow, no music21.
+venv-runtime: $(PY)
+	$(PIP) install -q -e .
+
+# Everything: training (TensorFlow, tf2onnx, music21) and tests.
+venv-full: $(PY)
+	$(PIP) install -q -e ".[train,test]"
+
+run: system-deps venv-runtime
+	$(VENV)/bin/python contrib/run_with_jack.py $(VENV)/bin/improvd run $(ARGS)
+
+test: system-deps venv-full
+	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+# Retrains the shipped model (see models/default.md for the figures of the shipped run).
+train-default: venv-full
+	$(VENV)/bin/improvd train --recipe performance-lstm --size default --out runs/default
+	$(VENV)/bin/improvd export --run runs/default --out models/default.onnx --card models/default.md
+
+bench: system-deps venv-full
+	$(VENV)/bin/python -m bench
+
+clean:
+	rm -rf runs .cache .pytest_cache

@@ -1,0 +1,43 @@
+"""Tokenizers: one module per representation. Training imports them too, so an exported model's
+tokenizer spec rebuilds exactly the same tokenizer in the daemon.
+
+Every tokenizer offers:
+  vocab_size; encode(events) -> ids; decode(ids) -> events; spec() -> dict (JSON-able);
+  encoder() -> object with push(event) -> list[int]   (live input, one event at a time)
+  decoder() -> object with push(id) -> list[Event]    (live output, one token at a time)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .performance import PerformanceTokenizer
+
+# name -> constructor taking the spec dict; recipes add their tokenizers here.
+_REGISTRY: dict[str, Callable[[dict[str, Any]], Any]] = {
+    PerformanceTokenizer.name: PerformanceTokenizer.from_spec,
+}
+
+
+class UnknownTokenizerError(ValueError):
+    pass
+
+
+def register(name: str, factory: Callable[[dict[str, Any]], Any]) -> None:
+    _REGISTRY[name] = factory
+
+
+def known() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def from_spec(spec: dict[str, Any]):
+    """Rebuild a tokenizer from the spec stored in a model's metadata."""
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise UnknownTokenizerError(f"tokenizer spec has no 'name': {spec!r}")
+    factory = _REGISTRY.get(spec["name"])
+    if factory is None:
+        raise UnknownTokenizerError(
+            f"unknown tokenizer {spec['name']!r}; this build knows {', '.join(known())}"
+        )
+    return factory(spec)

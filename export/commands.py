@@ -1,0 +1,5 @@
+"""Training subcommands (filled in by the training work)."""
+
+
+def register(sub) -> None:
+    pass
