@@ -1,0 +1,210 @@
+"""Note/Chord token data, as the music21 seeds (002-004) read it.
+
+Every file is parsed with music21; its `flatten().notes` become tokens: a Note -> its pitch name
+("C#4"), a Chord -> its normalOrder joined by '.' ("0.4.7"). Files are parsed in parallel
+(ProcessPoolExecutor, as seed 003) and each file's tokens are cached as JSON, keyed by the file's
+path, size and modification time.
+
+Sources:
+  music21:piano         the piano works bundled with music21 (the seeds' game-music and Chopin
+                        MIDI files are not available; these are the closest bundled material)
+  music21:<composer>    every corpus file of a composer, e.g. music21:bach
+  a folder              every .mid/.midi/.abc/.krn/.mxl/.xml/.musicxml file under it
+  a file                one such file; an ABC file may hold many tunes (one piece each)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+SUFFIXES = (".mid", ".midi", ".abc", ".krn", ".mxl", ".xml", ".musicxml")
+# Solo piano (or piano-accompanied) pieces of music21's corpus.
+PIANO_WORKS = (
+    "chopin/mazurka06-2.krn",
+    "joplin/maple_leaf_rag.mxl",
+    "mozart/k545/movement1_exposition.mxl",
+    "cpebach/h186.mxl",
+    "schumann_clara/polonaise_op1n1.mxl",
+    "schumann_clara/polonaise_op1n2.mxl",
+    "schumann_clara/polonaise_op1n3.mxl",
+    "schumann_clara/polonaise_op1n4.mxl",
+    "schoenberg/opus19",
+    "schubert/Lindenbaum.xml",
+    "beach/prayer_of_a_tired_child.musicxml",
+    "liliuokalani/aloha_oe.mxl",
+)
+KEYBOARD_WORDS = ("piano", "keyboard", "harpsichord", "clavier")
+
+
+class NoteChordDataError(ValueError):
+    """A source that yields no usable Note/Chord tokens, with the source named."""
+
+
+@dataclass(frozen=True)
+class TokenPiece:
+    name: str
+    tokens: list[str]
+
+
+# --- parsing (runs in worker processes) ----------------------------------------------------------
+def stream_tokens(stream, piano_only: bool = False) -> list[str]:
+    """A music21 stream -> Note/Chord token strings, in the order of `flatten().notes`."""
+    from music21 import chord, note
+
+    if piano_only and hasattr(stream, "parts") and len(stream.parts) > 0:
+        # Seed 003 keeps only the piano part; a score that names no keyboard part keeps all.
+        keys = [p for p in stream.parts if any(w in _part_label(p) for w in KEYBOARD_WORDS)]
+        if keys:
+            from music21 import stream as m21stream
+            stream = m21stream.Score(keys)
+    tokens = []
+    for element in stream.flatten().notes:
+        if isinstance(element, note.Note):
+            tokens.append(str(element.pitch))
+        elif isinstance(element, chord.Chord) and element.pitches:
+            tokens.append(".".join(str(pc) for pc in element.normalOrder))
+    return tokens
+
+
+def _part_label(part) -> str:
+    inst = part.getInstrument(returnDefault=False)
+    names = [str(part.partName or ""), str(inst.instrumentName or "") if inst else "",
+             type(inst).__name__ if inst else ""]
+    return " ".join(names).lower()
+
+
+def parse_file(path: str, piano_only: bool = False) -> list[tuple[str, list[str]]]:
+    """One file -> [(piece name, tokens)]; an ABC or other opus file gives one piece per tune."""
+    from music21 import converter, corpus, stream
+
+    try:
+        parsed = corpus.parse(path) if not Path(path).exists() else converter.parse(path)
+    except Exception as exc:  # music21 raises many unrelated types for malformed files
+        raise NoteChordDataError(f"{path}: music21 cannot read it ({type(exc).__name__}: {exc})") \
+            from None
+    scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
+    stem = Path(path).stem if Path(path).exists() else path
+    out = []
+    for i, score in enumerate(scores):
+        name = stem if len(scores) == 1 else f"{stem}#{i + 1}"
+        out.append((name, stream_tokens(score, piano_only)))
+    return out
+
+
+# --- sources and cache ---------------------------------------------------------------------------
+def source_files(source: str) -> list[str]:
+    """The files (or corpus names) a source stands for; errors name the source."""
+    if source.startswith("music21:"):
+        from music21 import corpus
+
+        what = source.split(":", 1)[1]
+        if what == "piano":
+            return list(PIANO_WORKS)
+        files = [str(p) for p in corpus.getComposer(what)]
+        if not files:
+            raise NoteChordDataError(f"{source}: music21's corpus has no composer {what!r}")
+        return sorted(files)
+    path = Path(source)
+    if path.is_dir():
+        files = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in SUFFIXES)
+        if not files:
+            raise NoteChordDataError(f"{source}: no music files ({', '.join(SUFFIXES)}) in it")
+        return files
+    if path.is_file():
+        if path.suffix.lower() not in SUFFIXES:
+            raise NoteChordDataError(f"{source}: not a music file this loader reads "
+                                     f"({', '.join(SUFFIXES)})")
+        return [str(path)]
+    raise NoteChordDataError(f"{source}: no such file or folder (or music21:<name>)")
+
+
+def _cache_file(cache_dir: Path, path: str, piano_only: bool) -> Path:
+    p = Path(path)
+    stamp = f"{p.resolve()}|{p.stat().st_size}|{p.stat().st_mtime_ns}" if p.exists() else path
+    key = hashlib.sha1(f"{CACHE_VERSION}|{stamp}|{piano_only}".encode()).hexdigest()[:16]
+    return cache_dir / f"note_chord-{key}.json"
+
+
+def load_note_chord_pieces(source: str, *, cache_dir: str | Path | None = None, workers: int = 2,
+                           limit: int | None = None, piano_only: bool = False) -> list[TokenPiece]:
+    """source -> pieces of Note/Chord tokens (pieces without notes are left out)."""
+    files = source_files(source)[:limit] if limit else source_files(source)
+    cache = Path(cache_dir) if cache_dir else None
+    results: dict[str, list[tuple[str, list[str]]]] = {}
+    todo = []
+    for f in files:
+        cached = _cache_file(cache, f, piano_only) if cache else None
+        if cached and cached.is_file():
+            results[f] = [tuple(x) for x in json.loads(cached.read_text())]
+        else:
+            todo.append(f)
+    if todo:
+        log.info("parsing %d files with music21 (%d workers)", len(todo), workers)
+        if workers > 1 and len(todo) > 1:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                parsed = list(pool.map(parse_file, todo, [piano_only] * len(todo)))
+        else:
+            parsed = [parse_file(f, piano_only) for f in todo]
+        for f, pieces in zip(todo, parsed):
+            results[f] = pieces
+            if cache:
+                cache.mkdir(parents=True, exist_ok=True)
+                _cache_file(cache, f, piano_only).write_text(json.dumps(pieces))
+    pieces = [TokenPiece(name, list(tokens)) for f in files for name, tokens in results[f] if tokens]
+    if not pieces:
+        raise NoteChordDataError(f"{source}: no notes or chords in {len(files)} file(s)")
+    log.info("%s: %d pieces, %d tokens", source, len(pieces), sum(len(p.tokens) for p in pieces))
+    return pieces
+
+
+# --- vocabulary and windows ----------------------------------------------------------------------
+def build_vocabulary(pieces: list[TokenPiece], min_count: int = 1) -> list[str]:
+    """Sorted token strings occurring >= min_count times (seed 003 keeps those seen >= 40 times)."""
+    counts = Counter(t for p in pieces for t in p.tokens)
+    vocab = sorted(t for t, c in counts.items() if c >= min_count)
+    if not vocab:
+        raise NoteChordDataError(f"no token occurs {min_count} times or more "
+                                 f"({len(counts)} distinct tokens, the most frequent "
+                                 f"{counts.most_common(1)[0][1] if counts else 0} times)")
+    return vocab
+
+
+def to_ids(pieces: list[TokenPiece], vocabulary: list[str]) -> list[np.ndarray]:
+    """Token strings -> id arrays; tokens outside the vocabulary are dropped (as seed 003 does)."""
+    index = {t: i for i, t in enumerate(vocabulary)}
+    return [np.array([index[t] for t in p.tokens if t in index], dtype=np.int32) for p in pieces]
+
+
+def next_token_windows(sequences: list[np.ndarray], seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of `seq_len` ids -> the id that follows, within each piece (never across two)."""
+    xs, ys = [], []
+    for seq in sequences:
+        if len(seq) <= seq_len:
+            continue
+        xs.append(np.lib.stride_tricks.sliding_window_view(seq[:-1], seq_len))
+        ys.append(seq[seq_len:])
+    if not xs:
+        raise NoteChordDataError(f"no piece is longer than the window of {seq_len} tokens")
+    return np.concatenate(xs).astype(np.int32), np.concatenate(ys).astype(np.int32)
+
+
+def split_by_piece(pieces: list, valid_fraction: float, seed: int = 42) -> tuple[list, list]:
+    """Shuffled pieces -> (train, valid); at least one piece each when there are two or more."""
+    order = np.random.default_rng(seed).permutation(len(pieces))
+    n_valid = min(len(pieces) - 1, max(1, round(valid_fraction * len(pieces))))
+    if len(pieces) < 2:
+        raise NoteChordDataError("need at least two pieces to hold one out for validation")
+    valid = [pieces[i] for i in order[:n_valid]]
+    train = [pieces[i] for i in order[n_valid:]]
+    return train, valid
