@@ -1,0 +1,110 @@
+"""The few libjack calls python-rtmidi does not offer: probe a server, connect ports, period length.
+
+Loaded with ctypes from the system's libjack (Debian: libjack-jackd2-0, pulled in by jackd2), so
+nothing is compiled and nothing is needed where JACK is not used. Every function opens a short-lived
+client that never starts a server by itself (JackNoStartServer) and closes it again.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import logging
+from contextlib import contextmanager
+
+log = logging.getLogger(__name__)
+
+_NO_START_SERVER = 0x01
+_MESSAGE_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_char_p)
+
+
+@_MESSAGE_CALLBACK
+def _quiet(message: bytes) -> None:
+    # libjack prints "Cannot connect to server socket" for every probe of an absent server; that
+    # is an expected answer here, so it goes to debug instead of the user's terminal.
+    log.debug("libjack: %s", message.decode(errors="replace"))
+
+
+_lib = None
+
+
+def library():
+    """The loaded libjack, or None when JACK is not installed."""
+    global _lib
+    if _lib is None:
+        name = ctypes.util.find_library("jack") or "libjack.so.0"
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError:
+            return None
+        lib.jack_client_open.restype = ctypes.c_void_p
+        lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int,
+                                         ctypes.POINTER(ctypes.c_int)]
+        lib.jack_client_close.argtypes = [ctypes.c_void_p]
+        lib.jack_connect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+        lib.jack_get_buffer_size.argtypes = [ctypes.c_void_p]
+        lib.jack_get_buffer_size.restype = ctypes.c_uint32
+        lib.jack_get_sample_rate.argtypes = [ctypes.c_void_p]
+        lib.jack_get_sample_rate.restype = ctypes.c_uint32
+        lib.jack_get_ports.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
+                                       ctypes.c_ulong]
+        lib.jack_get_ports.restype = ctypes.POINTER(ctypes.c_char_p)
+        lib.jack_free.argtypes = [ctypes.c_void_p]
+        lib.jack_set_error_function(_quiet)
+        lib.jack_set_info_function(_quiet)
+        _lib = lib
+    return _lib
+
+
+@contextmanager
+def _client(name: str = "improvd-probe"):
+    lib = library()
+    if lib is None:
+        raise OSError("libjack is not installed")
+    status = ctypes.c_int(0)
+    handle = lib.jack_client_open(name.encode(), _NO_START_SERVER, ctypes.byref(status))
+    if not handle:
+        raise OSError(f"no JACK server answers (jack status 0x{status.value:x})")
+    try:
+        yield lib, handle
+    finally:
+        lib.jack_client_close(handle)
+
+
+def server_running() -> bool:
+    """True when the server named by $JACK_DEFAULT_SERVER (or the default one) answers."""
+    try:
+        with _client():
+            return True
+    except OSError:
+        return False
+
+
+def period_seconds() -> float:
+    """Length of one JACK cycle: MIDI written now leaves on the next cycle."""
+    with _client() as (lib, handle):
+        return lib.jack_get_buffer_size(handle) / max(1, lib.jack_get_sample_rate(handle))
+
+
+def port_names(pattern: str = "") -> list[str]:
+    """Full names of the ports on the server whose name matches the regular expression."""
+    with _client() as (lib, handle):
+        found = lib.jack_get_ports(handle, pattern.encode() or None, None, 0)
+        if not found:
+            return []
+        names = []
+        i = 0
+        while found[i]:
+            names.append(found[i].decode())
+            i += 1
+        lib.jack_free(ctypes.cast(found, ctypes.c_void_p))
+        return names
+
+
+def connect(source: str, destination: str) -> None:
+    """Connect an output port to an input port; already connected counts as done."""
+    with _client() as (lib, handle):
+        result = lib.jack_connect(handle, source.encode(), destination.encode())
+    if result not in (0, errno.EEXIST):
+        raise OSError(f"JACK refused to connect {source} -> {destination} (error {result})")

@@ -1,0 +1,294 @@
+"""MIDI ports over python-rtmidi: backend choice, named virtual ports, connections, robust input.
+
+The only module that imports mido or rtmidi. The input side uses python-rtmidi directly and parses
+the raw bytes with `mido.Parser`, which drops stray data bytes, unfinished sysex and unknown status
+bytes instead of raising: whatever a keyboard or another program sends, the rtmidi thread survives.
+
+Naming: a port other programs see is `<client>:<port>`. rtmidi gives every port object its own
+backend client, so on JACK (where client names must be unique) the output port lives in the client
+`<client_name>-out`; on ALSA, CoreMIDI and WinMM both use `<client_name>`. `MidiInput.name` and
+`MidiOutput.name` hold the full names as other programs see them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import threading
+import time
+from typing import Callable, Iterable
+
+import mido
+import rtmidi
+
+from . import jack
+from .events import Event
+
+log = logging.getLogger(__name__)
+
+APIS = {
+    "alsa": rtmidi.API_LINUX_ALSA,
+    "jack": rtmidi.API_UNIX_JACK,
+    "coremidi": rtmidi.API_MACOSX_CORE,
+    "winmm": rtmidi.API_WINDOWS_MM,
+}
+ALSA_SEQ_DEVICE = "/dev/snd/seq"
+NO_BACKEND_HELP = (
+    "no MIDI backend is usable: no ALSA sequencer ({dev} missing: `sudo modprobe snd-seq`) and no "
+    "JACK server answers (install jackd2 and start one: `jackd -d dummy -r 48000 -p 64 &`, or run "
+    "the daemon with `python contrib/run_with_jack.py improvd run`)"
+)
+
+
+class PortError(RuntimeError):
+    """A MIDI port or backend problem; the message says what is wrong and what to do."""
+
+
+def _alsa_usable() -> bool:
+    return os.access(ALSA_SEQ_DEVICE, os.R_OK | os.W_OK)
+
+
+def _compiled(backend: str) -> bool:
+    return APIS[backend] in rtmidi.get_compiled_api()
+
+
+def _usable(backend: str) -> bool:
+    if not _compiled(backend):
+        return False
+    if backend == "alsa":
+        return _alsa_usable()
+    if backend == "jack":
+        return jack.server_running()
+    return True  # CoreMIDI and WinMM are always there on their systems
+
+
+def choose_backend(name: str = "auto") -> str:
+    """The backend to use: `name` if usable, or for "auto" the first usable one on this system."""
+    if name != "auto":
+        if name not in APIS:
+            raise PortError(f"unknown MIDI backend {name!r}; choose one of auto, {', '.join(APIS)}")
+        if not _compiled(name):
+            raise PortError(f"python-rtmidi here was built without {name} support")
+        if not _usable(name):
+            if name == "alsa":
+                raise PortError(f"ALSA sequencer {ALSA_SEQ_DEVICE} is not usable: "
+                                "`sudo modprobe snd-seq` (and be in the audio group)")
+            server = os.environ.get("JACK_DEFAULT_SERVER", "default")
+            raise PortError(f"no JACK server named {server!r} answers: start one "
+                            "(`jackd -d dummy -r 48000 -p 64 &`) or set JACK_DEFAULT_SERVER")
+        return name
+    if sys.platform == "darwin":
+        return "coremidi"
+    if sys.platform.startswith("win"):
+        return "winmm"
+    for candidate in ("alsa", "jack"):
+        if _usable(candidate):
+            return candidate
+    raise PortError(NO_BACKEND_HELP.format(dev=ALSA_SEQ_DEVICE))
+
+
+def _new_rt(kind, backend: str, client_name: str):
+    try:
+        return kind(rtapi=APIS[backend], name=client_name)
+    except rtmidi.RtMidiError as exc:
+        raise PortError(f"cannot open a {backend} MIDI client: {exc}") from exc
+
+
+def list_ports(backend: str | None = None) -> dict[str, dict[str, list[str]]]:
+    """Ports per usable backend: "inputs" we can receive from, "outputs" we can send to."""
+    backends = [choose_backend(backend)] if backend else [b for b in APIS if _usable(b)]
+    listing = {}
+    for name in backends:
+        listing[name] = {}
+        for direction, kind in (("inputs", rtmidi.MidiIn), ("outputs", rtmidi.MidiOut)):
+            rt = _new_rt(kind, name, "improvd-list")
+            listing[name][direction] = rt.get_ports()
+            rt.delete()
+    return listing
+
+
+def _find(substring: str, available: list[str], what: str, backend: str) -> str:
+    exact = [p for p in available if p == substring]
+    matches = exact or [p for p in available if substring in p]
+    if not matches:
+        listed = ", ".join(available) or "none"
+        raise PortError(f"no {backend} MIDI {what} port matches {substring!r}; available: {listed}")
+    if len(matches) > 1:
+        log.warning("%r matches several ports (%s); using %s", substring, ", ".join(matches),
+                    matches[0])
+    return matches[0]
+
+
+class _Port:
+    """One logical port: rtmidi objects (one per connection where the backend needs it)."""
+
+    kind = rtmidi.MidiIn
+    direction = "input"  # the word users see: we receive from *their* output ports
+
+    def __init__(self, backend: str, client_name: str, port_name: str, *, virtual: bool = True,
+                 connect: Iterable[str] = ()):
+        self.backend = backend
+        self._rts = []
+        client = self._client_name(client_name)
+        self.name = f"{client}:{port_name}"
+        first = _new_rt(self.kind, backend, client)
+        # Ports on the other side: sources for an input, destinations for an output.
+        targets = [_find(s, first.get_ports(), "output" if self.kind is rtmidi.MidiIn else "input",
+                         backend) for s in connect]
+        if not virtual and not targets:
+            first.delete()
+            raise PortError(f"a non-virtual {self.direction} needs ports to connect to")
+        try:
+            self._open(first, client, port_name, virtual, targets)
+        except (rtmidi.RtMidiError, OSError) as exc:
+            self.close()
+            raise PortError(f"cannot open {backend} MIDI {self.direction} {self.name}: {exc}") from exc
+        except BaseException:
+            self.close()
+            raise
+        log.info("%s %s open on %s%s", self.direction, self.name, backend,
+                 f", connected to {', '.join(targets)}" if targets else "")
+
+    def _client_name(self, client_name: str) -> str:
+        return client_name
+
+    def _open(self, first, client: str, port_name: str, virtual: bool, targets: list[str]) -> None:
+        if self.backend == "jack":
+            # One JACK port, connected to every target: libjack can wire any two ports.
+            if jack.port_names(f"^{re.escape(client)}:"):
+                first.delete()
+                raise PortError(f"JACK already has a client named {client!r} (is another improvd "
+                                "running?); choose another client name")
+            self._adopt(first)
+            first.open_virtual_port(port_name)
+            for target in targets:
+                pair = (target, self.name) if self.kind is rtmidi.MidiIn else (self.name, target)
+                jack.connect(*pair)
+            return
+        # Elsewhere an rtmidi object connects to one port: one object per target.
+        rt = first
+        if virtual:
+            self._adopt(rt)
+            rt.open_virtual_port(port_name)
+            rt = None
+        for target in targets:
+            rt = rt or _new_rt(self.kind, self.backend, client)
+            self._adopt(rt)
+            rt.open_port(rt.get_ports().index(target), port_name)
+            rt = None
+
+    def _adopt(self, rt) -> None:
+        self._rts.append(rt)
+
+    def close(self) -> None:
+        for rt in self._rts:
+            rt.close_port()
+            rt.delete()
+        self._rts = []
+
+
+class MidiInput(_Port):
+    kind = rtmidi.MidiIn
+    direction = "input"
+
+    def __init__(self, backend: str, client_name: str, port_name: str, *, virtual: bool = True,
+                 connect: Iterable[str] = (), callback: Callable[[mido.Message, float], None]):
+        self._callback = callback
+        self._errors = 0
+        super().__init__(backend, client_name, port_name, virtual=virtual, connect=connect)
+
+    def _adopt(self, rt) -> None:
+        # Sysex, MIDI clock and active sensing are of no use to the daemon: rtmidi drops them.
+        rt.ignore_types(sysex=True, timing=True, active_sense=True)
+        rt.set_callback(self._on_bytes, mido.Parser())  # a parser per connection: no mixing
+        super()._adopt(rt)
+
+    def _on_bytes(self, message, parser) -> None:
+        """rtmidi's thread: parse, stamp, hand over. Never raises."""
+        t = time.monotonic()
+        try:
+            parser.feed(message[0])
+            for msg in parser:
+                self._callback(msg, t)
+        except Exception:  # a bug downstream must not kill rtmidi's thread or flood the log
+            self._errors += 1
+            if self._errors in (1, 10, 100, 1000):
+                log.exception("input %s: message handling failed (%d so far)", self.name,
+                              self._errors)
+
+    def close(self) -> None:
+        for rt in self._rts:
+            rt.cancel_callback()
+        super().close()
+
+
+class MidiOutput(_Port):
+    kind = rtmidi.MidiOut
+    direction = "output"
+
+    def __init__(self, backend: str, client_name: str, port_name: str, *, virtual: bool = True,
+                 connect: Iterable[str] = ()):
+        self._lock = threading.Lock()
+        super().__init__(backend, client_name, port_name, virtual=virtual, connect=connect)
+        # JACK sends what we write on its next cycle; close() waits that long so nothing is lost.
+        self._flush_s = 2 * jack.period_seconds() + 0.005 if backend == "jack" else 0.005
+
+    def _client_name(self, client_name: str) -> str:
+        return f"{client_name}-out" if self.backend == "jack" else client_name
+
+    def send(self, msg) -> None:
+        """Scheduler thread (and the main thread for a final panic)."""
+        data = msg.bytes()
+        with self._lock:
+            for rt in self._rts:
+                try:
+                    rt.send_message(data)
+                except rtmidi.RtMidiError as exc:
+                    log.warning("output %s: could not send %s: %s", self.name, msg, exc)
+
+    def send_event(self, event: Event, channel: int) -> None:
+        self.send(to_message(event, channel))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._rts:
+                time.sleep(self._flush_s)
+            super().close()
+
+
+def to_event(msg, t: float) -> Event | None:
+    """A mido message -> Event (channel kept, 0-based), or None for what the daemon ignores."""
+    if msg.type in ("note_on", "note_off"):
+        return Event(t, msg.type, msg.note, msg.velocity, msg.channel)
+    if msg.type == "control_change":
+        return Event(t, "control_change", msg.control, msg.value, msg.channel)
+    return None
+
+
+def _clamp(value: int) -> int:
+    return min(127, max(0, int(value)))
+
+
+def to_message(event: Event, channel: int):
+    """Event -> mido message on `channel` (0-based, 0..15); values clamped to 0..127."""
+    if event.kind == "control_change":
+        return mido.Message("control_change", channel=channel, control=_clamp(event.pitch),
+                            value=_clamp(event.velocity))
+    if event.kind in ("note_on", "note_off"):
+        return mido.Message(event.kind, channel=channel, note=_clamp(event.pitch),
+                            velocity=_clamp(event.velocity))
+    raise ValueError(f"cannot send an event of kind {event.kind!r}")
+
+
+def panic_messages(sounding: Iterable[tuple[int, int]], channels: Iterable[int] = ()) -> list:
+    """Note-off for each sounding (channel, pitch), then All Notes Off (CC123) per channel.
+
+    `channels` adds channels that get CC123 even with nothing known to sound (the output channel).
+    """
+    sounding = sorted(set(sounding))
+    messages = [mido.Message("note_off", channel=ch, note=p, velocity=0) for ch, p in sounding]
+    for ch in sorted({ch for ch, _ in sounding} | set(channels)):
+        messages.append(mido.Message("control_change", channel=ch, control=123, value=0))
+    return messages
