@@ -1,0 +1,214 @@
+"""daemon/ports.py through a real JACK server (dummy driver) and real JACK MIDI clients."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import mido
+import pytest
+
+from e2e.jack_helpers import JackServer, MidiPeer, unique
+from improvd.daemon import jack, ports
+from improvd.daemon.events import Event
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = JackServer()
+    before = os.environ.get("JACK_DEFAULT_SERVER")
+    os.environ["JACK_DEFAULT_SERVER"] = srv.name  # for the JACK clients of this test process
+    yield srv
+    if before is None:
+        del os.environ["JACK_DEFAULT_SERVER"]
+    else:
+        os.environ["JACK_DEFAULT_SERVER"] = before
+    srv.stop()
+
+
+@pytest.fixture
+def peer(server):
+    p = MidiPeer()
+    yield p
+    p.close()
+
+
+class Recorder:
+    """The callback the daemon gives MidiInput: records (message, time)."""
+
+    def __init__(self):
+        self.got = []
+
+    def __call__(self, msg, t):
+        self.got.append((t, msg))
+
+    def wait(self, count, timeout=2.0):
+        deadline = time.monotonic() + timeout
+        while len(self.got) < count and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return [m for _, m in self.got]
+
+
+def test_virtual_input_is_seen_by_other_clients_and_receives(server, peer):
+    rec = Recorder()
+    port = ports.MidiInput("jack", unique("improvd"), "in", callback=rec)
+    try:
+        assert port.name in server.ports()
+        jack.connect(peer.out_name, port.name)
+        before = time.monotonic()
+        peer.send(mido.Message("note_on", note=60, velocity=100, channel=2))
+        msgs = rec.wait(1)
+        assert msgs == [mido.Message("note_on", note=60, velocity=100, channel=2)]
+        t = rec.got[0][0]
+        assert before <= t <= time.monotonic()  # stamped on arrival with the monotonic clock
+    finally:
+        port.close()
+    assert port.name not in server.ports()
+
+
+def test_connect_by_substring_both_directions(server, peer):
+    client = unique("improvd")
+    rec = Recorder()
+    # The peer's port names contain a unique id: a substring of it is enough.
+    inp = ports.MidiInput("jack", client, "in", connect=[peer.name + ":"], callback=rec)
+    out = ports.MidiOutput("jack", client, "out", connect=[peer.name + "-ears"])
+    try:
+        assert out.name == f"{client}-out:out" and inp.name == f"{client}:in"
+        connections = server.connections()
+        assert f"{inp.name}\n   {peer.out_name}" in connections
+        assert f"{out.name}\n   {peer.in_name}" in connections
+        peer.send(mido.Message("note_on", note=64, velocity=80))
+        assert rec.wait(1) == [mido.Message("note_on", note=64, velocity=80)]
+        out.send_event(Event(0.0, "note_on", 67, 70, channel=0), channel=3)
+        assert peer.wait_for(lambda: peer.messages(), 2)
+        assert peer.messages()[0][1] == mido.Message("note_on", note=67, velocity=70, channel=3)
+    finally:
+        inp.close()
+        out.close()
+
+
+def test_missing_port_names_the_substring_and_lists_ports(server, peer):
+    with pytest.raises(ports.PortError) as err:
+        ports.MidiInput("jack", unique("improvd"), "in", connect=["no-such-keyboard"],
+                        callback=Recorder())
+    message = str(err.value)
+    assert "no-such-keyboard" in message and peer.out_name in message
+
+
+def test_taken_client_name_is_refused(server):
+    client = unique("improvd")
+    first = ports.MidiInput("jack", client, "in", callback=Recorder())
+    try:
+        with pytest.raises(ports.PortError, match="already has a client named"):
+            ports.MidiInput("jack", client, "in", callback=Recorder())
+    finally:
+        first.close()
+
+
+def test_non_virtual_port_needs_something_to_connect(server):
+    with pytest.raises(ports.PortError, match="needs ports to connect to"):
+        ports.MidiOutput("jack", unique("improvd"), "out", virtual=False)
+
+
+def test_garbage_bytes_never_raise_and_good_messages_still_arrive(server, peer):
+    rec = Recorder()
+    port = ports.MidiInput("jack", unique("improvd"), "in", connect=[peer.out_name], callback=rec)
+    try:
+        junk = [[0x3C, 0x40], [0x80], [0xF0, 1, 2, 3], [0xF0, 0x7E, 0x7F, 0xF7], [0xF4, 0x01],
+                [0xF8], [0xFE], [0x00], [0x90, 0x40], [0xB0, 0x7B]]
+        for data in junk:
+            peer.send_raw(data)
+        peer.send(mido.Message("note_on", note=72, velocity=1))
+        peer.send(mido.Message("note_off", note=72, velocity=0))
+        time.sleep(0.2)
+        msgs = [m for _, m in rec.got]
+        # Only well-formed messages come out; fragments may complete each other, never raise.
+        assert mido.Message("note_on", note=72, velocity=1) in msgs
+        assert msgs[-1] == mido.Message("note_off", note=72, velocity=0)
+        assert all(m.type not in ("sysex", "clock", "active_sensing") for m in msgs)
+        assert port._errors == 0
+    finally:
+        port.close()
+
+
+def test_a_failing_callback_does_not_stop_the_input(server, peer):
+    got = []
+
+    def flaky(msg, t):
+        got.append(msg)
+        if len(got) == 1:
+            raise RuntimeError("bug downstream")
+
+    port = ports.MidiInput("jack", unique("improvd"), "in", connect=[peer.out_name],
+                           callback=flaky)
+    try:
+        peer.send(mido.Message("note_on", note=60, velocity=10))
+        peer.send(mido.Message("note_on", note=61, velocity=10))
+        deadline = time.monotonic() + 2
+        while len(got) < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert [m.note for m in got] == [60, 61]
+        assert port._errors == 1
+    finally:
+        port.close()
+
+
+def test_close_flushes_what_was_sent(server, peer):
+    out = ports.MidiOutput("jack", unique("improvd"), "out", connect=[peer.in_name])
+    for pitch in range(40):
+        out.send(mido.Message("note_off", note=pitch))
+    out.close()  # right away: the last cycle's messages must still leave
+    assert peer.wait_for(lambda: len(peer.messages()) >= 40, 2)
+    assert [m.note for _, m in peer.messages()] == list(range(40))
+
+
+def test_backend_choice_and_listing(server):
+    alsa = os.access("/dev/snd/seq", os.R_OK | os.W_OK)
+    assert ports.choose_backend() == ("alsa" if alsa else "jack")
+    assert ports.choose_backend("jack") == "jack"
+    with pytest.raises(ports.PortError, match="unknown MIDI backend 'jak'"):
+        ports.choose_backend("jak")
+    out = ports.MidiOutput("jack", unique("improvd"), "out")
+    try:
+        listing = ports.list_ports("jack")
+        assert out.name in listing["jack"]["inputs"]  # we receive from other clients' outputs
+        assert ports.list_ports()["jack"] == listing["jack"]
+    finally:
+        out.close()
+
+
+def test_no_backend_says_what_to_start(server, monkeypatch):
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", unique("nobody-home"))
+    with pytest.raises(ports.PortError, match="no JACK server named .* answers: start one"):
+        ports.choose_backend("jack")
+    if not os.access("/dev/snd/seq", os.R_OK | os.W_OK):
+        with pytest.raises(ports.PortError, match="jackd -d dummy.*run_with_jack"):
+            ports.choose_backend()
+
+
+def test_message_conversions():
+    on = mido.Message("note_on", note=60, velocity=90, channel=5)
+    assert ports.to_event(on, 1.5) == Event(1.5, "note_on", 60, 90, 5)
+    cc = mido.Message("control_change", control=64, value=127, channel=1)
+    assert ports.to_event(cc, 2.0) == Event(2.0, "control_change", 64, 127, 1)
+    assert ports.to_event(mido.Message("pitchwheel", pitch=100), 0.0) is None
+    assert ports.to_event(mido.Message("sysex", data=[1, 2]), 0.0) is None
+    assert ports.to_message(Event(0, "note_off", 60, 0, channel=9), 2) == \
+        mido.Message("note_off", note=60, velocity=0, channel=2)
+    assert ports.to_message(Event(0, "note_on", 200, -3), 0) == \
+        mido.Message("note_on", note=127, velocity=0)
+    with pytest.raises(ValueError):
+        ports.to_message(Event(0, "pitchwheel"), 0)
+
+
+def test_panic_closes_every_sounding_note_and_sends_all_notes_off():
+    msgs = ports.panic_messages([(0, 60), (3, 61), (0, 60), (0, 64)], channels=[1])
+    assert msgs == [
+        mido.Message("note_off", channel=0, note=60, velocity=0),
+        mido.Message("note_off", channel=0, note=64, velocity=0),
+        mido.Message("note_off", channel=3, note=61, velocity=0),
+        mido.Message("control_change", channel=0, control=123, value=0),
+        mido.Message("control_change", channel=1, control=123, value=0),
+        mido.Message("control_change", channel=3, control=123, value=0),
+    ]
+    assert ports.panic_messages([]) == []
