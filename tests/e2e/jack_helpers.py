@@ -159,10 +159,13 @@ class Daemon:
     """`improvd run` as a subprocess on the given JACK server, wired to a peer by name."""
 
     def __init__(self, server: JackServer, model: Path, peer: MidiPeer | None = None,
-                 args: list[str] = (), client_name: str | None = None, ready_timeout: float = 30):
+                 args: list[str] = (), client_name: str | None = None, ready_timeout: float = 30,
+                 python_args: list[str] = ()):
         self.client_name = client_name or unique("improvd-e2e")
         self.log_file = tempfile.NamedTemporaryFile("w+", suffix=".log")  # gone when collected
-        cmd = [sys.executable, "-m", "improvd.daemon", "-vv", "run", "--backend", "jack",
+        self.in_name = f"{self.client_name}:in"
+        self.out_name = f"{self.client_name}-out:out"  # JACK: the output has its own client
+        cmd = [sys.executable, *python_args, "-m", "improvd.daemon", "run", "--backend", "jack",
                "--model", str(model), "--client-name", self.client_name, *args]
         if peer is not None:
             cmd += ["--connect-input", peer.out_name, "--connect-output", peer.in_name]

@@ -1,0 +1,77 @@
+"""End-to-end fixtures: one private JACK server for the session, a MIDI peer, daemons on demand."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from model_fixtures import model_for_tests
+
+from .jack_helpers import Daemon, JackServer, MidiPeer
+
+
+@pytest.fixture(scope="session")
+def jack_server():
+    server = JackServer()
+    before = os.environ.get("JACK_DEFAULT_SERVER")
+    os.environ["JACK_DEFAULT_SERVER"] = server.name  # the peers live in this test process
+    yield server
+    if before is None:
+        os.environ.pop("JACK_DEFAULT_SERVER", None)
+    else:
+        os.environ["JACK_DEFAULT_SERVER"] = before
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def model_path(tmp_path_factory) -> Path:
+    """models/default.onnx when it exists, else a random-weights model of the same contract."""
+    return model_for_tests(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture
+def peer(jack_server):
+    p = MidiPeer()
+    yield p
+    p.close()
+
+
+def toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return json.dumps(value)  # strings and numbers are spelt the same in JSON and TOML
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    """Writes a config.toml from {section: {key: value}}; returns its path."""
+    def write(sections: dict) -> Path:
+        lines = []
+        for section, values in sections.items():
+            lines.append(f"[{section}]")
+            for key, value in values.items():
+                lines.append(f"{key} = {toml_value(value)}")
+        path = tmp_path / "config.toml"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+    return write
+
+
+@pytest.fixture
+def start_daemon(jack_server, model_path):
+    """start_daemon(peer, args) -> a running `improvd run`; all are stopped at teardown."""
+    started = []
+
+    def start(peer=None, args=(), **kwargs) -> Daemon:
+        daemon = Daemon(jack_server, model_path, peer, list(args), **kwargs)
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        daemon.stop()
