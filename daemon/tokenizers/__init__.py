@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from .abc_chars import AbcCharsTokenizer
+from .chorale_arpeggio import ChoraleArpeggioTokenizer
 from .performance import PerformanceTokenizer
 
 # name -> constructor taking the spec dict; recipes add their tokenizers here.
 _REGISTRY: dict[str, Callable[[dict[str, Any]], Any]] = {
     PerformanceTokenizer.name: PerformanceTokenizer.from_spec,
+    AbcCharsTokenizer.name: AbcCharsTokenizer.from_spec,
+    ChoraleArpeggioTokenizer.name: ChoraleArpeggioTokenizer.from_spec,
 }
 
 

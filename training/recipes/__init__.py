@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 RECIPES: dict[str, str] = {
     "performance-lstm": "improvd.training.recipes.performance_lstm",
+    "abc-char-lstm": "improvd.training.recipes.abc_char_lstm",
+    "chorale-wavenet": "improvd.training.recipes.chorale_wavenet",
 }
 
 

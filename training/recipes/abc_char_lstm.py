@@ -1,0 +1,286 @@
+"""abc-char-lstm (seed 000, MIT 6.S191 lab 1 style): a character-level LSTM over ABC tune text.
+
+As in the seed: the tunes are joined by blank lines into one text; training draws random windows
+of 100 characters (target = the window shifted by one); Embedding(256) -> LSTM(1024) ->
+Dense(vocab) logits; Adam 5e-3, batch 4, 2000 iterations (here: `epochs` x `steps_per_epoch`, so
+the shared loop checkpoints and plots as it goes).
+
+Two changes, both about the graph and not the function learnt: the seed's LSTM was `stateful`,
+which only carried state from one random window into an unrelated next one, so training here
+starts each window from a zero state; and the exported graph is a one-character step with the
+state carried (`build_step`), which is what the seed's batch-1 sampling loop computed.
+
+Data: any ABC file or folder, or "music21:<folder>[,<folder>...]" for ABC folders of the
+installed music21 corpus; "music21:folk" = its folk collections (O'Neill's 1850, Ryan's
+Mammoth, Aird's Airs, Nottingham, Essen, misc). Each tune keeps its X:, T:, M:, L:, K: header
+fields and its body (the seed's data carried no book or transcriber fields either); comments,
+lyrics and characters outside printable ASCII go. Tunes are split train/valid/test by a hash of their source and number.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from improvd.daemon.tokenizers.abc_chars import AbcCharsTokenizer
+
+from . import load_config
+
+log = logging.getLogger(__name__)
+
+NAME = "abc-char-lstm"
+FOLK_FOLDERS = ("oneills1850", "ryansMammoth", "airdsAirs", "nottingham-dataset", "miscFolk",
+                "essenFolksong")
+KEEP_FIELDS = "XTMLK"
+_TUNE_START = re.compile(r"^X:", re.M)
+# ABC's own syntax is printable ASCII; accented letters in titles would only grow the vocabulary.
+_ASCII_ONLY = re.compile(r"[^\x20-\x7e]")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    source: str = "music21:folk"
+    limit: int = 0  # 0 = every tune; else at most this many (CI)
+    embed_dim: int = 256
+    units: int = 1024
+    window: int = 100
+    batch_size: int = 4
+    learning_rate: float = 5e-3
+    epochs: int = 10
+    steps_per_epoch: int = 200  # 10 x 200 = the seed's 2000 iterations
+    patience: int = 10
+    valid_windows: int = 64
+    valid_tunes: int = 60
+    test_tunes: int = 40
+    quarter_bpm: float = 120.0
+    seed: int = 0
+
+
+# --- data ----------------------------------------------------------------------------------------
+def abc_files(source: str) -> list[Path]:
+    from ..sources import SourceError
+
+    if source.startswith("music21:"):
+        import music21
+
+        root = Path(music21.__file__).parent / "corpus"
+        names = source.removeprefix("music21:").split(",")
+        folders = [f for n in names for f in (FOLK_FOLDERS if n == "folk" else (n,))]
+        missing = [f for f in folders if not (root / f).is_dir()]
+        if missing:
+            raise SourceError(f"{source}: no music21 corpus folder {', '.join(missing)}")
+        files = sorted(p for f in folders for p in (root / f).rglob("*.abc"))
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise SourceError(f"{source}: no such ABC file or folder")
+        files = [path] if path.is_file() else sorted(path.rglob("*.abc"))
+    if not files:
+        raise SourceError(f"{source}: no .abc files")
+    return files
+
+
+def split_tunes(text: str) -> list[str]:
+    """ABC text -> cleaned tunes (header fields X T M L K, then the body; no comments)."""
+    tunes = []
+    starts = [m.start() for m in _TUNE_START.finditer(text)] + [len(text)]
+    for a, b in zip(starts[:-1], starts[1:]):
+        lines = []
+        for line in text[a:b].splitlines():
+            line = _ASCII_ONLY.sub("", line.replace("\t", " ")).rstrip()
+            if not line or line.startswith("%"):
+                continue
+            if re.match(r"[A-Za-z]:", line):
+                if line[0] not in KEEP_FIELDS:
+                    continue
+                line = f"{line[0]}:{line[2:].strip()}"
+            lines.append(line)
+        if any(not re.match(r"[A-Za-z]:", line) for line in lines):  # a tune with a body
+            tunes.append("\n".join(lines))
+    return tunes
+
+
+def load_tunes(source: str, limit: int = 0) -> list[tuple[str, str]]:
+    """-> [(name, tune text)]; a source with no tune is a SourceError naming it."""
+    from ..sources import SourceError
+
+    tunes = []
+    for path in abc_files(source):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise SourceError(f"{path}: cannot read ({exc})") from exc
+        tunes += [(f"{path.name}#{i}", t) for i, t in enumerate(split_tunes(text))]
+    if not tunes:
+        raise SourceError(f"{source}: no ABC tunes (no 'X:' line followed by music)")
+    return tunes[:limit] if limit else tunes
+
+
+def split_names(tunes: list[tuple[str, str]], config: Config) -> dict[str, list[str]]:
+    """Deterministic split by a hash of each tune's name; valid and test are capped."""
+    out: dict[str, list[str]] = {"train": [], "valid": [], "test": []}
+    for name, tune in tunes:
+        bucket = zlib.crc32(name.encode()) % 100
+        if bucket < 3 and len(out["valid"]) < config.valid_tunes:
+            out["valid"].append(tune)
+        elif 3 <= bucket < 6 and len(out["test"]) < config.test_tunes:
+            out["test"].append(tune)
+        else:
+            out["train"].append(tune)
+    if not (out["valid"] and out["test"]):  # a tiny source: the first tunes hold out
+        out["valid"], out["test"] = out["train"][:1], out["train"][1:2]
+        out["train"] = out["train"][2:] or out["valid"]
+    return out
+
+
+def random_windows(ids: np.ndarray, count: int, window: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """The seed's extrai_batch: random starts, input = window, target = window shifted by one."""
+    if len(ids) < window + 2:
+        from ..sources import SourceError
+
+        raise SourceError(f"only {len(ids)} characters of text; need more than {window + 1}")
+    starts = rng.integers(0, len(ids) - window - 1, size=count)
+    x = np.stack([ids[s:s + window] for s in starts])
+    y = np.stack([ids[s + 1:s + window + 1] for s in starts])
+    return x, y
+
+
+# --- graphs --------------------------------------------------------------------------------------
+def build(config: Config, vocab_size: int) -> keras.Model:
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(vocab_size, config.embed_dim, name="embedding")(tokens)
+    x = keras.layers.LSTM(config.units, return_sequences=True, recurrent_initializer="glorot_uniform",
+                          recurrent_activation="sigmoid", name="lstm_0")(x)
+    logits = keras.layers.Dense(vocab_size, name="logits")(x)
+    return keras.Model(tokens, logits, name="abc_char_lstm")
+
+
+def state_names(config) -> list[tuple[str, str]]:
+    return [("state_in_0_h", "state_out_0_h"), ("state_in_0_c", "state_out_0_c")]
+
+
+def build_step(config, trained: keras.Model) -> keras.Model:
+    """One character + (h, c) in -> logits + new (h, c); the trained weights copied by name."""
+    vocab_size = trained.get_layer("logits").units
+    token = keras.Input(shape=(1,), dtype="int32", name="token")
+    states_in = [keras.Input(shape=(config.units,), name=name) for name, _ in state_names(config)]
+    x = keras.layers.Embedding(vocab_size, config.embed_dim, name="embedding")(token)
+    x, h, c = keras.layers.LSTM(config.units, return_sequences=True, return_state=True,
+                                unroll=True, name="lstm_0")(x, initial_state=states_in)
+    logits = keras.layers.Dense(vocab_size, name="logits")(x)
+    logits = keras.layers.Reshape((vocab_size,), name="last")(logits)
+    step = keras.Model([token, *states_in], [logits, h, c], name="abc_char_lstm_step")
+    for layer in step.layers:
+        if layer.weights:
+            layer.set_weights(trained.get_layer(layer.name).get_weights())
+    return step
+
+
+def full_logits(model: keras.Model, tokens: np.ndarray) -> np.ndarray:
+    return np.asarray(model(np.asarray(tokens, np.int32)[None, :], training=False))[0]
+
+
+def step_logits(step: keras.Model, config, tokens: np.ndarray) -> np.ndarray:
+    h = c = np.zeros((1, config.units), np.float32)
+    out = []
+    for t in tokens:
+        logits, h, c = step([np.array([[t]], np.int32), h, c], training=False)
+        out.append(np.asarray(logits)[0])
+    return np.stack(out)
+
+
+def load_trained(run_dir: Path) -> tuple[Config, keras.Model]:
+    from ..train import BEST, RunDirError, read_run_info
+
+    run_dir = Path(run_dir)
+    run = read_run_info(run_dir)
+    if run.get("recipe") != NAME:
+        raise RunDirError(f"{run_dir}: a {run.get('recipe')!r} run, not {NAME!r}")
+    config = Config(**run["config"])
+    if not (run_dir / BEST).is_file():
+        raise RunDirError(f"{run_dir}: no {BEST}; training has not finished an epoch yet")
+    model = build(config, run["tokenizer"]["vocab_size"])
+    model.load_weights(run_dir / BEST)
+    return config, model
+
+
+# --- train ---------------------------------------------------------------------------------------
+def train(args) -> int:
+    import tensorflow as tf
+
+    from ..train import fit, machine_summary, read_run_info, save_splits, strategy_scope, \
+        write_run_info
+
+    out = Path(args.out)
+    overrides = {"source": getattr(args, "source", None), "epochs": getattr(args, "epochs", None),
+                 "steps_per_epoch": getattr(args, "steps", None),
+                 "limit": getattr(args, "limit", None)}
+    if getattr(args, "resume", False):
+        overrides = {**read_run_info(out)["config"], **{k: v for k, v in overrides.items() if v}}
+    config = load_config(NAME, args.size, Config, path=getattr(args, "config", None),
+                         overrides=overrides)
+    keras.utils.set_random_seed(config.seed)
+    tunes = load_tunes(config.source, config.limit)  # bad data fails before `out` is touched
+    splits = split_names(tunes, config)
+    texts = {name: "\n\n".join(ts) for name, ts in splits.items()}
+    tok = AbcCharsTokenizer("".join(sorted(set("".join(texts.values())))),
+                            quarter_bpm=config.quarter_bpm)
+    ids = {name: np.asarray(tok.text_to_ids(t), np.int32) for name, t in texts.items()}
+    rng = np.random.default_rng(config.seed)
+    x, y = random_windows(ids["train"], config.epochs * config.steps_per_epoch * config.batch_size,
+                          config.window, rng)
+    vx, vy = random_windows(ids["valid"], config.valid_windows, config.window, rng)
+    train_ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(config.batch_size)
+    valid_ds = tf.data.Dataset.from_tensor_slices((vx, vy)).batch(32)
+    summary = {"source": config.source, "tunes": {n: len(t) for n, t in splits.items()},
+               "characters": {n: int(len(i)) for n, i in ids.items()},
+               "vocab_size": tok.vocab_size}
+    log.info("data: %s", summary)
+    with strategy_scope(getattr(args, "strategy", "default")):
+        model = build(config, tok.vocab_size)
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+    out.mkdir(parents=True, exist_ok=True)
+    run = {"recipe": NAME, "size": args.size, "config": dataclasses.asdict(config),
+           "tokenizer": tok.spec(), "data": summary, "machine": machine_summary(),
+           "command": "improvd " + " ".join(sys.argv[1:])}
+    write_run_info(out, run)
+    save_splits(out, {n: [np.asarray(tok.text_to_ids(t), np.int32) for t in ts]
+                      for n, ts in splits.items()})
+    started = time.monotonic()
+    # The windows were drawn for the whole run, so each epoch reads the next slice of them.
+    history = fit(model, train_ds, valid_ds, out, epochs=config.epochs, patience=config.patience,
+                  resume=getattr(args, "resume", False), steps_per_epoch=config.steps_per_epoch)
+    run["training"] = {"epochs": len(history.get("loss", [])),
+                       "iterations": len(history.get("loss", [])) * config.steps_per_epoch,
+                       "wall_s": round(time.monotonic() - started, 1),
+                       "best_val_loss": min(history.get("val_loss", [float("nan")])),
+                       "final_loss": history.get("loss", [None])[-1]}
+    write_run_info(out, run)
+    log.info("trained %s", run["training"])
+    return 0
+
+
+# --- export --------------------------------------------------------------------------------------
+def export(run_dir: Path, out_path: Path, *, quantize: bool = False):
+    from improvd.export.to_onnx import export_recurrent
+
+    return export_recurrent(sys.modules[__name__], Path(run_dir), Path(out_path),
+                            quantize=quantize)
+
+
+def generate(model_path, prompt, out, **kwargs):
+    """Offline generation: ABC text sampled through the exported model, split into tunes, each
+    converted with music21; see training/generate.py."""
+    from ..generate import generate_abc
+
+    return generate_abc(model_path, prompt, out, **kwargs)
