@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from .note_chord import NoteChordTokenizer
 from .abc_chars import AbcCharsTokenizer
 from .chorale_arpeggio import ChoraleArpeggioTokenizer
 from .performance import PerformanceTokenizer
@@ -20,6 +21,7 @@ _REGISTRY: dict[str, Callable[[dict[str, Any]], Any]] = {
     PerformanceTokenizer.name: PerformanceTokenizer.from_spec,
     AbcCharsTokenizer.name: AbcCharsTokenizer.from_spec,
     ChoraleArpeggioTokenizer.name: ChoraleArpeggioTokenizer.from_spec,
+    NoteChordTokenizer.name: NoteChordTokenizer.from_spec,
 }
 
 

@@ -25,6 +25,9 @@ RECIPES: dict[str, str] = {
     "performance-lstm": "improvd.training.recipes.performance_lstm",
     "abc-char-lstm": "improvd.training.recipes.abc_char_lstm",
     "chorale-wavenet": "improvd.training.recipes.chorale_wavenet",
+    "note-chord-lstm": "improvd.training.recipes.note_chord_lstm",
+    "note-chord-wavenet": "improvd.training.recipes.note_chord_wavenet",
+    "note-chord-composer": "improvd.training.recipes.note_chord_composer",
 }
 
 

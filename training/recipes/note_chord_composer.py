@@ -1,0 +1,68 @@
+"""note-chord-composer (seed 004): the LSTM video-game composer (after Skuli's piano composer).
+
+As the blog post's code: 100 tokens scaled to [0, 1] -> LSTM(512) + Dropout(0.3) -> LSTM(512) +
+Dropout(0.3) -> LSTM(512) -> Dense(256) + Activation(relu) + Dropout(0.3) -> Dense(vocab) +
+Activation(softmax); RMSprop; batch 64, 250 epochs; one checkpoint file with a stable name (the
+author's own fix: here best.weights.h5, kept by training loss).
+
+Export: a window model over the last 100 tokens, so the daemon plays it exactly as it was
+trained (every window starts from a zero LSTM state); it costs 100 LSTM steps per token.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+from . import note_chord_common as common
+
+log = logging.getLogger(__name__)
+
+NAME = "note-chord-composer"
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(common.DataConfig):
+    units: tuple = (512, 512, 512)
+    dropout: float = 0.3
+    dense_units: int = 256
+    learning_rate: float = 0.001  # Keras' RMSprop default, as optimizer='rmsprop'
+
+
+def build(config: Config, vocab_size: int):
+    import keras
+
+    layers = [keras.Input(shape=(config.seq_len,), dtype="int32", name="tokens"),
+              keras.layers.Rescaling(1.0 / vocab_size, name="scale"),
+              keras.layers.Reshape((config.seq_len, 1), name="feature")]
+    for i, units in enumerate(config.units):
+        last = i == len(config.units) - 1
+        layers.append(keras.layers.LSTM(units, return_sequences=not last, name=f"lstm_{i}"))
+        if not last:
+            layers.append(keras.layers.Dropout(config.dropout, name=f"dropout_{i}"))
+    layers += [keras.layers.Dense(config.dense_units, name="dense"),
+               keras.layers.Activation("relu", name="relu"),
+               keras.layers.Dropout(config.dropout, name="dropout_dense"),
+               keras.layers.Dense(vocab_size, name="logits"),
+               keras.layers.Activation("softmax", name="softmax")]
+    return keras.Sequential(layers, name="note_chord_composer")
+
+
+def compile_model(model, config: Config) -> None:
+    import keras
+
+    model.compile(optimizer=keras.optimizers.RMSprop(config.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+def train(args) -> int:
+    import sys
+
+    return common.train(sys.modules[__name__], args)
+
+
+def export(run_dir: Path, out_path: Path, **_) -> Path:
+    import sys
+
+    return common.export(sys.modules[__name__], Path(run_dir), Path(out_path))
