@@ -1,5 +1,234 @@
-"""Daemon subcommands: `improvd run`, `improvd ports` (filled in by the daemon work)."""
+"""Daemon subcommands: `improvd run` (the live daemon) and `improvd ports` (what MIDI ports exist).
+
+Only argparse at import time: `improvd --help` must not load onnxruntime, let alone TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG = "config.toml"
+
+# CLI flag (argparse dest) -> config key; None values mean "not given".
+_OVERRIDES = {
+    "model": "model.path", "provider": "model.provider", "client_name": "midi.client_name",
+    "backend": "midi.backend", "connect_input": "midi.connect_input",
+    "connect_output": "midi.connect_output", "input_channel": "midi.input_channels",
+    "output_channel": "midi.output_channel", "thru": "midi.thru",
+    "silence_ms": "policy.silence_ms", "response": "policy.response",
+    "barge_in": "policy.barge_in", "temperature": "sampling.temperature",
+    "top_p": "sampling.top_p", "seed": "sampling.seed", "log_level": "log.level",
+}
+# Port settings are read once, when the ports open; a reload cannot change them.
+_PORT_KEYS = ("backend", "client_name", "input_name", "output_name", "virtual",
+              "connect_input", "connect_output")
+
+
+def _response(text: str):
+    if text == "call":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'call' or a number of seconds, not {text!r}") from None
 
 
 def register(sub) -> None:
-    pass
+    run = sub.add_parser("run", help="listen on a MIDI input and answer each phrase live",
+                         description="Listen on a MIDI input port and answer each phrase "
+                                     "(call) with a continuation on a MIDI output port.")
+    run.add_argument("--config", help=f"settings file (default: ./{DEFAULT_CONFIG} when present, "
+                                      "else the built-in defaults)")
+    run.add_argument("--model", help="an .onnx model exported by `improvd export`")
+    run.add_argument("--provider", choices=("cpu", "cuda"))
+    run.add_argument("--client-name", help="the name other programs see (default improvd)")
+    run.add_argument("--backend", choices=("auto", "alsa", "jack", "coremidi", "winmm"))
+    run.add_argument("--connect-input", action="append", metavar="PORT",
+                     help="connect the input to the port whose name contains PORT (repeatable)")
+    run.add_argument("--connect-output", action="append", metavar="PORT",
+                     help="connect the output to the port whose name contains PORT (repeatable)")
+    run.add_argument("--input-channel", action="append", type=int, metavar="N",
+                     help="listen to MIDI channel N only, 1..16 (repeatable; default all)")
+    run.add_argument("--output-channel", type=int, metavar="N", help="answer on channel N, 1..16")
+    run.add_argument("--thru", action="store_true", default=None,
+                     help="also forward what the player plays to the output")
+    run.add_argument("--silence-ms", type=int, help="silence that ends a call (ms)")
+    run.add_argument("--response", type=_response, help="'call' or a fixed length in seconds")
+    run.add_argument("--barge-in", choices=("stop", "continue"))
+    run.add_argument("--temperature", type=float)
+    run.add_argument("--top-p", type=float)
+    run.add_argument("--seed", type=int, help="make answers repeatable (-1 = random)")
+    run.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    run.add_argument("--check", action="store_true",
+                     help="load the settings and the model, time a few steps, and exit")
+    run.set_defaults(handler=run_command)
+
+    ports = sub.add_parser("ports", help="list the MIDI ports of each backend")
+    ports.add_argument("--backend", choices=("auto", "alsa", "jack", "coremidi", "winmm"),
+                       help="only this backend (default: every one that answers)")
+    ports.set_defaults(handler=ports_command)
+
+
+def load_config(args):
+    """Settings file + command-line flags -> Config; errors become CommandError."""
+    from .__main__ import CommandError
+    from .config import ConfigError, load
+
+    path = args.config
+    if path is None and Path(DEFAULT_CONFIG).is_file():
+        path = DEFAULT_CONFIG
+    flags = {key: getattr(args, dest, None) for dest, key in _OVERRIDES.items()}
+    try:
+        return load(path).with_overrides(**flags)
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def load_model(config):
+    """-> a runner that is warmed up (the first onnxruntime step is slow); CommandError if bad."""
+    from .__main__ import CommandError
+    from .artifact import ModelFileError
+    from .runner import load_runner
+
+    try:
+        runner = load_runner(config.model.path, config.model.provider, config.model.threads)
+    except ModelFileError as exc:
+        raise CommandError(str(exc)) from None
+    if not hasattr(runner.tokenizer, "time_shift"):
+        raise CommandError(f"{config.model.path}: the daemon plays performance tokens; this model "
+                           f"uses the {runner.tokenizer.name!r} tokenizer")
+    runner.advance(0)
+    runner.reset()
+    return runner
+
+
+def _set_log_level(args, config) -> None:
+    names = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+             "error": logging.ERROR}
+    level = names[config.log.level]
+    if getattr(args, "verbose", 0) >= 2:
+        level = logging.DEBUG
+    logging.getLogger().setLevel(level)
+
+
+def run_command(args) -> int:
+    import time
+
+    config = load_config(args)
+    _set_log_level(args, config)
+    started = time.monotonic()
+    runner = load_model(config)
+    info = runner.info
+    log.info("model %s (%s, %s) loaded in %.2f s", config.model.path, info.recipe, info.kind,
+             time.monotonic() - started)
+    if args.check:
+        return _check(config, runner)
+    return serve(args, config, runner)
+
+
+def _check(config, runner) -> int:
+    import time
+
+    steps = 200
+    started = time.perf_counter()
+    for i in range(steps):
+        runner.advance(runner.tokenizer.time_shift(1 + i % 10))
+    per_step = (time.perf_counter() - started) / steps
+    print(f"config ok; model {config.model.path}: {runner.info.recipe} ({runner.info.kind}), "
+          f"{per_step * 1000:.3f} ms per step")
+    return 0
+
+
+def serve(args, config, runner) -> int:
+    """Open the ports, run the engine until SIGINT/SIGTERM; SIGHUP reloads settings and model."""
+    import signal
+    import threading
+
+    from . import ports
+    from .__main__ import CommandError
+    from .engine import Engine
+
+    midi = config.midi
+    midi_in = midi_out = None
+    try:
+        backend = ports.choose_backend(midi.backend)
+        midi_out = ports.MidiOutput(backend, midi.client_name, midi.output_name,
+                                    virtual=midi.virtual, connect=list(midi.connect_output))
+        engine = Engine(config, runner, midi_out)
+        midi_in = ports.MidiInput(backend, midi.client_name, midi.input_name, virtual=midi.virtual,
+                                  connect=list(midi.connect_input), callback=engine.feed)
+    except ports.PortError as exc:
+        if midi_out is not None:
+            midi_out.close()
+        raise CommandError(str(exc)) from None
+
+    stopping, reload_asked, wake = threading.Event(), threading.Event(), threading.Event()
+
+    def on_stop(signum, frame):
+        stopping.set()
+        wake.set()
+
+    def on_reload(signum, frame):
+        reload_asked.set()
+        wake.set()
+
+    signal.signal(signal.SIGINT, on_stop)
+    signal.signal(signal.SIGTERM, on_stop)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, on_reload)
+    engine.start()
+    log.info("listening on %s:%s, answering on %s:%s (%s)", midi.client_name, midi.input_name,
+             midi.client_name, midi.output_name, backend)
+    try:
+        while not stopping.is_set():
+            wake.wait()
+            wake.clear()
+            if reload_asked.is_set() and not stopping.is_set():
+                reload_asked.clear()
+                config = _reload(args, config, engine)
+    finally:
+        log.info("stopping: releasing all notes")
+        midi_in.close()
+        engine.stop()  # the scheduler panics: note-off for each sounding note + CC123
+        midi_out.close()
+    return 0
+
+
+def _reload(args, config, engine):
+    """SIGHUP: new settings and model; on any error keep what runs now."""
+    from .__main__ import CommandError
+
+    try:
+        new = load_config(args)
+        runner = load_model(new)
+    except CommandError as exc:
+        log.error("reload failed, keeping the running settings and model: %s", exc)
+        return config
+    changed = [k for k in _PORT_KEYS if getattr(new.midi, k) != getattr(config.midi, k)]
+    if changed:
+        log.warning("midi.%s changed: port settings apply at the next start; the ports stay open",
+                    ", midi.".join(changed))
+    _set_log_level(args, new)
+    engine.reload(new, runner)
+    return new
+
+
+def ports_command(args) -> int:
+    from . import ports
+    from .__main__ import CommandError
+
+    try:
+        backend = None if args.backend in (None, "auto") else args.backend
+        listing = ports.list_ports(backend)
+    except ports.PortError as exc:
+        raise CommandError(str(exc)) from None
+    for name, found in listing.items():
+        print(f"{name}:")
+        for direction in ("inputs", "outputs"):
+            names = found.get(direction, [])
+            print(f"  {direction}: " + (", ".join(names) if names else "(none)"))
+    return 0

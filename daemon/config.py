@@ -1,0 +1,218 @@
+"""The daemon's settings: frozen dataclasses, loaded from a TOML file (config.toml documents each key).
+
+Every key is checked on load: an unknown key names `section.key` and suggests the closest known
+one (a typo should never be silently ignored), a wrong type or an out-of-range value names the key
+and what it accepts. Relative model paths in a file are relative to that file's folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import logging
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the file and the key."""
+
+
+def _rule(*, lo=None, hi=None, choices=None, kind=None):
+    """Field metadata: allowed range or choices; kind overrides the type taken from the default."""
+    return {"lo": lo, "hi": hi, "choices": choices, "kind": kind}
+
+
+def _field(default, **rule):
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata=_rule(**rule))
+    return field(default=default, metadata=_rule(**rule))
+
+
+@dataclass(frozen=True)
+class MidiConfig:
+    backend: str = _field("auto", choices=("auto", "alsa", "jack", "coremidi", "winmm"))
+    client_name: str = _field("improvd")
+    input_name: str = _field("in")
+    output_name: str = _field("out")
+    virtual: bool = _field(True)
+    connect_input: tuple[str, ...] = _field((), kind="str_list")
+    connect_output: tuple[str, ...] = _field((), kind="str_list")
+    input_channels: tuple[int, ...] = _field((), kind="channel_list")
+    output_channel: int = _field(1, lo=1, hi=16)
+    thru: bool = _field(False)
+    velocity_scale: float = _field(1.0, lo=0.0, hi=4.0)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    path: str = _field("models/default.onnx")
+    provider: str = _field("cpu", choices=("cpu", "cuda"))
+    threads: int = _field(1, lo=1, hi=64)
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    silence_ms: int = _field(500, lo=50, hi=10_000)
+    min_call_ms: int = _field(150, lo=0, hi=60_000)
+    end_call_cc: int = _field(-1, lo=-1, hi=127)
+    response: str | float = _field("call", kind="response")
+    max_response_s: float = _field(16.0, lo=0.5, hi=600.0)
+    barge_in: str = _field("stop", choices=("stop", "continue"))
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    temperature: float = _field(1.0, lo=0.05, hi=5.0)
+    top_p: float = _field(0.95, lo=0.01, hi=1.0)
+    seed: int = _field(-1, lo=-1, hi=2**32 - 1)
+    pitch_min: int = _field(21, lo=0, hi=127)
+    pitch_max: int = _field(108, lo=0, hi=127)
+    max_polyphony: int = _field(8, lo=1, hi=32)
+    lookahead_ms: int = _field(50, lo=5, hi=2000)
+    max_initial_wait_ms: int = _field(30, lo=0, hi=2000)
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str = _field("info", choices=("debug", "info", "warning", "error"))
+
+
+@dataclass(frozen=True)
+class Config:
+    midi: MidiConfig = field(default_factory=MidiConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    def with_overrides(self, **flags: Any) -> "Config":
+        """CLI flags -> a new Config. Keys are `key` (unique across sections) or `section.key`
+        (pass as **{"model.path": ...}); None means "flag not given" and changes nothing."""
+        changes: dict[str, dict[str, Any]] = {}
+        for key, value in flags.items():
+            if value is None:
+                continue
+            section, name = _locate(key)
+            changes.setdefault(section, {})[name] = value
+        return _build({s: {**_as_dict(getattr(self, s)), **kv} for s, kv in changes.items()},
+                      base=self, source="command line")
+
+
+_SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(Config)}
+
+
+def _as_dict(section_obj) -> dict[str, Any]:
+    return {f.name: getattr(section_obj, f.name) for f in dataclasses.fields(section_obj)}
+
+
+def _keys(section: str) -> list[str]:
+    return [f.name for f in dataclasses.fields(_SECTIONS[section])]
+
+
+def _locate(key: str) -> tuple[str, str]:
+    if "." in key:
+        section, name = key.split(".", 1)
+        if section in _SECTIONS and name in _keys(section):
+            return section, name
+    else:
+        owners = [s for s in _SECTIONS if key in _keys(s)]
+        if len(owners) == 1:
+            return owners[0], key
+    raise ConfigError(f"unknown setting {key!r}")
+
+
+def _suggest(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check(where: str, f: dataclasses.Field, value: Any) -> Any:
+    """Validate one value against its field; returns it normalised (lists -> tuples, int -> float)."""
+    rule, kind = f.metadata, f.metadata["kind"]
+    if kind == "response":
+        if value == "call":
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0.5 <= value <= 600:
+            return float(value)
+        raise ConfigError(f"{where} must be \"call\" or a number of seconds in 0.5..600, "
+                          f"not {value!r}")
+    if kind in ("str_list", "channel_list"):
+        item_type, label = (str, "names") if kind == "str_list" else (int, "channels 1..16")
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            value = [value]  # one name where a list is expected is what the user meant
+        if not isinstance(value, (list, tuple)) or not all(
+                isinstance(v, item_type) and not isinstance(v, bool) for v in value):
+            raise ConfigError(f"{where} must be a list of {label}, not {value!r}")
+        if kind == "channel_list" and not all(1 <= v <= 16 for v in value):
+            raise ConfigError(f"{where} must list MIDI channels in 1..16, not {list(value)}")
+        return tuple(value)
+    default = f.default
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise ConfigError(f"{where} must be a {type(default).__name__}, not {value!r}")
+    if rule["choices"] and value not in rule["choices"]:
+        raise ConfigError(f"{where} must be one of {', '.join(rule['choices'])}, not {value!r}"
+                          f"{_suggest(str(value), list(rule['choices']))}")
+    if rule["lo"] is not None and not rule["lo"] <= value <= rule["hi"]:
+        raise ConfigError(f"{where} must be in {rule['lo']}..{rule['hi']}, not {value!r}")
+    return value
+
+
+def _build(data: dict[str, Any], base: Config, source: str) -> Config:
+    sections = {}
+    for section, values in data.items():
+        if section not in _SECTIONS:
+            raise ConfigError(f"{source}: unknown section [{section}]"
+                              f"{_suggest(section, list(_SECTIONS))}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: {section} must be a [{section}] table")
+        fields = {f.name: f for f in dataclasses.fields(_SECTIONS[section])}
+        checked = {}
+        for key, value in values.items():
+            if key not in fields:
+                raise ConfigError(f"{source}: unknown setting {section}.{key}"
+                                  f"{_suggest(key, list(fields))}")
+            checked[key] = _check(f"{source}: {section}.{key}", fields[key], value)
+        sections[section] = dataclasses.replace(getattr(base, section), **checked)
+    config = dataclasses.replace(base, **sections)
+    s = config.sampling
+    if s.pitch_min > s.pitch_max:
+        raise ConfigError(f"{source}: sampling.pitch_min ({s.pitch_min}) is above "
+                          f"sampling.pitch_max ({s.pitch_max})")
+    return config
+
+
+def load(path: str | Path | None = None) -> Config:
+    """Read a TOML file (None -> the built-in defaults). Raises ConfigError naming what is wrong."""
+    if path is None:
+        return Config()
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+    config = _build(data, Config(), str(path))
+    model_path = Path(config.model.path).expanduser()
+    if "path" in data.get("model", {}) and not model_path.is_absolute():
+        model_path = path.parent / model_path
+        config = dataclasses.replace(
+            config, model=dataclasses.replace(config.model, path=str(model_path)))
+    return config

@@ -1,0 +1,138 @@
+"""The rolling context: everything heard and played, in a bounded history and in the model's state.
+
+Each event is tokenized as it arrives (the tokenizer's streaming encoder) and every token goes
+through runner.advance once: one small ONNX step per token, the window is never re-run. Generated
+tokens go through the same runner, so the model hears its own answer as part of the music.
+
+Two clocks meet here. Real time is time.monotonic() seconds; model time is what the time-shift
+tokens have told the model. `_offset` maps one onto the other (real = model + offset). It moves in
+two cases: a long pause is clamped to max_gap_s of time shifts (minutes of silence must not flood
+the state), and an answer is glued on right after the call (the silence that ended the call is a
+detection delay, not music).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from .events import Event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    source: str  # "heard" (the player) or "played" (the answer)
+    event: Event  # times on the real (monotonic) clock
+
+
+class ContextWindow:
+    """Feeds heard and played music to the runner and keeps a bounded history of it.
+
+    Runs on the engine thread only. Needs the performance tokenizer: its streaming encoder and
+    decoder are kept in step with the generated tokens here.
+    """
+
+    def __init__(self, runner, history: int = 2048, max_gap_s: float = 2.0):
+        self.runner = runner
+        self.tok = runner.tokenizer
+        for needed in ("encoder", "decoder", "describe", "time_shift", "note_off", "step_s"):
+            if not hasattr(self.tok, needed):
+                raise ValueError(f"the daemon plays performance tokens; tokenizer "
+                                 f"{getattr(self.tok, 'name', self.tok)!r} lacks {needed}")
+        self.max_gap_s = max_gap_s
+        self.history: deque[HistoryItem] = deque(maxlen=history)
+        self.tokens: deque[int] = deque(maxlen=history)
+        self.step_seconds: deque[float] = deque(maxlen=512)  # runner.advance durations
+        self._encoder = self.tok.encoder()
+        self._encoder.origin = 0.0  # model time starts at 0; _offset maps it to real time
+        self._offset: float | None = None
+        self._decoder = None
+
+    # --- time --------------------------------------------------------------------------------
+    @property
+    def model_time(self) -> float:
+        """Model seconds covered by the time shifts so far."""
+        return self._encoder.step * self.tok.step_s
+
+    def real_time(self) -> float | None:
+        """The real time the model's "now" corresponds to (None before any music)."""
+        return None if self._offset is None else self.model_time + self._offset
+
+    # --- the player --------------------------------------------------------------------------
+    def hear(self, event: Event) -> int:
+        """Feed one input event (real time); returns how many tokens it became."""
+        if self._offset is None:
+            self._offset = event.time - self.model_time
+        t = event.time - self._offset
+        gap = t - self.model_time
+        if gap > self.max_gap_s:
+            self._offset += gap - self.max_gap_s
+            t = event.time - self._offset
+        ids = self._encoder.push(dataclasses.replace(event, time=t))
+        for token in ids:
+            self._advance(token)
+        if event.kind != "control_change":
+            self.history.append(HistoryItem("heard", event))
+        return len(ids)
+
+    # --- the answer --------------------------------------------------------------------------
+    def start_response(self, real_time: float) -> None:
+        """The answer starts at real_time: the model's "now" is mapped there."""
+        self._offset = real_time - self.model_time
+        self._decoder = self.tok.decoder(real_time)
+
+    @property
+    def responding(self) -> bool:
+        return self._decoder is not None
+
+    @property
+    def response_time(self) -> float:
+        """Real time the answer has been generated up to."""
+        return self._decoder.time
+
+    @property
+    def response_sounding(self) -> set[int]:
+        """Pitches of the answer that sound at response_time."""
+        return self._decoder.sounding
+
+    @property
+    def logits(self):
+        return self.runner.logits
+
+    def play(self, token: int) -> list[Event]:
+        """Feed one generated token; returns the timed events it decodes to (real time)."""
+        self._advance(token)
+        kind, value = self.tok.describe(token)
+        # Keep the input encoder's picture of the music in step with what the model was told.
+        enc = self._encoder
+        if kind == "time_shift":
+            enc.step += value
+        elif kind == "velocity":
+            enc.velocity_bin = value
+        elif kind == "note_on":
+            enc.sounding.add(value)
+        else:
+            enc.sounding.discard(value)
+        events = self._decoder.push(token)
+        self.history.extend(HistoryItem("played", e) for e in events)
+        return events
+
+    def end_response(self) -> list[Event]:
+        """Close the answer: note-offs for its sounding notes, told to the model as well."""
+        events: list[Event] = []
+        if self._decoder is not None:
+            for pitch in sorted(self._decoder.sounding):
+                events += self.play(self.tok.note_off(pitch))
+        self._decoder = None
+        return events
+
+    def _advance(self, token: int) -> None:
+        started = time.perf_counter()
+        self.runner.advance(token)
+        self.step_seconds.append(time.perf_counter() - started)
+        self.tokens.append(token)

@@ -1,0 +1,254 @@
+"""The engine: input queue -> context + policy -> streamed answer -> scheduler.
+
+Threads:
+  rtmidi's thread   feed(msg, t): put_nowait((msg, t)) and nothing else.
+  engine thread     _loop(): converts, filters, feeds the context (one model step per token), asks
+                    the policy, and generates the answer just ahead of the clock (lookahead_ms).
+  scheduler thread  sends at due times (scheduler.py).
+
+The input queue is bounded by hand rather than by Queue(maxsize): past `queue_limit` waiting
+messages new ones are dropped and counted (a warning says how many), except note-offs, which are
+always queued. A dropped note-on only loses a note; a dropped note-off would leave the policy
+thinking a key is held forever, so the call would never end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from .config import Config
+from .context import ContextWindow
+from .events import Event
+from .policy import CallResponsePolicy, Respond, Stop
+from .sampling import Constraints, Sampler, legal_mask
+from .scheduler import ANSWER, THRU, Scheduler
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+_RELOAD = object()
+MAX_TOKENS_PER_TICK = 256  # generation yields to input at least this often
+
+
+@dataclass
+class _Response:
+    started: float  # real time the answer starts (and the call was detected)
+    end: float  # real time it ends
+    notes: int = 0
+    waited_steps: int = 0  # model time before the first note, in tokenizer steps
+    tokens_at_instant: int = 0
+    first_note_due: float | None = None
+    closed: bool = False  # its last note-offs are scheduled
+
+
+def _is_note_off(msg) -> bool:
+    kind = getattr(msg, "kind", None) or getattr(msg, "type", None)
+    return kind == "note_off" or (kind == "note_on" and getattr(msg, "velocity", 1) == 0)
+
+
+class Engine:
+    def __init__(self, config: Config, runner, output, clock: Callable[[], float] = time.monotonic,
+                 to_event: Callable | None = None, queue_limit: int = 2048):
+        """output: has send_event(event, channel). to_event: mido message -> Event | None
+        (default: ports.to_event); Event objects are accepted as they are."""
+        self.clock = clock
+        self.scheduler = Scheduler(output, clock, (config.midi.output_channel - 1,))
+        self.queue: queue.Queue = queue.Queue()
+        self.queue_limit = queue_limit
+        self.dropped = 0
+        self._dropped_reported = 0
+        self._to_event = to_event
+        self._thread: threading.Thread | None = None
+        self.last_reaction_s: float | None = None
+        self._install(config, runner)
+
+    def _install(self, config: Config, runner) -> None:
+        self.config = config
+        self.runner = runner
+        self.tok = runner.tokenizer
+        self.context = ContextWindow(runner)
+        self.policy = CallResponsePolicy(config.policy)
+        s = config.sampling
+        self.sampler = Sampler(s.temperature, s.top_p, s.seed)
+        self.constraints = Constraints(s.pitch_min, s.pitch_max, s.max_polyphony)
+        self.channels = {c - 1 for c in config.midi.input_channels}  # empty = omni
+        self.out_channel = config.midi.output_channel - 1
+        self.response: _Response | None = None
+
+    # --- rtmidi's thread ---------------------------------------------------------------------
+    def feed(self, msg, t: float) -> None:
+        """The MIDI input callback: queue (msg, t) and return; never blocks, never raises."""
+        if self.queue.qsize() >= self.queue_limit and not _is_note_off(msg):
+            self.dropped += 1
+            return
+        self.queue.put_nowait((msg, t))
+
+    # --- the owner's thread ------------------------------------------------------------------
+    def start(self) -> None:
+        self.scheduler.start()
+        self._thread = threading.Thread(target=self._loop, name="improvd-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the engine thread (sentinel + join), then the scheduler, which panics."""
+        if self._thread is not None:
+            self.queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+        self.scheduler.stop()
+
+    def reload(self, config: Config, runner) -> None:
+        """Swap in a new config and model between two events; the ports stay open."""
+        self.queue.put((_RELOAD, (config, runner)))
+
+    # --- the engine thread -------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            try:
+                item = self.queue.get(timeout=self._timeout(self.clock()))
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                break
+            try:
+                if item is not None:
+                    self.handle(*item)
+                self.tick(self.clock())
+            except Exception:
+                log.exception("engine error - answer stopped, notes released")
+                self._abort_response()
+        self._abort_response()
+
+    def _timeout(self, now: float) -> float | None:
+        """How long the engine thread may wait for input before it has work to do."""
+        r = self.response
+        if r is None:
+            deadline = self.policy.next_deadline()
+        elif r.closed:
+            deadline = r.end
+        else:  # generate again when half the lookahead has been played
+            deadline = self.context.response_time - self.config.sampling.lookahead_ms / 2000
+        return None if deadline is None else max(0.0, deadline - now)
+
+    def handle(self, msg, t: float) -> None:
+        """One queued input message (or a reload request)."""
+        if msg is _RELOAD:
+            self._abort_response()
+            self._install(*t)
+            log.info("reloaded the config and the model")
+            return
+        self._report_drops()
+        event = msg if isinstance(msg, Event) else self._convert(msg, t)
+        if event is None or (self.channels and event.channel not in self.channels):
+            return
+        if self.config.midi.thru:
+            self.scheduler.push(self.clock(), event, THRU)
+        decision = self.policy.on_event(event)
+        if isinstance(decision, Stop):
+            released = self.scheduler.cancel_pending_and_release(ANSWER)
+            self.context.end_response()
+            self.response = None
+            log.info("barge-in - stopped (%d notes released)", released)
+        self.context.hear(event)
+        if isinstance(decision, Respond):
+            self._start_response(decision, self.clock())
+
+    def tick(self, now: float) -> None:
+        """Time has passed: maybe end the call, generate the answer up to now + lookahead."""
+        if self.response is None:
+            decision = self.policy.poll(now)
+            if isinstance(decision, Respond):
+                self._start_response(decision, now)
+        if self.response is not None:
+            self._generate(now)
+
+    def _convert(self, msg, t: float) -> Event | None:
+        if self._to_event is None:
+            from .ports import to_event  # the only module that knows mido messages
+            self._to_event = to_event
+        return self._to_event(msg, t)
+
+    def _report_drops(self) -> None:
+        if self.dropped != self._dropped_reported:
+            log.warning("input flood: dropped %d messages so far (note-offs are always kept)",
+                        self.dropped)
+            self._dropped_reported = self.dropped
+
+    # --- the answer --------------------------------------------------------------------------
+    def _start_response(self, d: Respond, now: float) -> None:
+        log.info("call ended (%.1f s, %d notes) - responding", d.call_seconds, d.notes)
+        self.response = _Response(started=now, end=now + d.response_seconds)
+        self.context.start_response(now)
+        self.scheduler.reset_stats()
+
+    def _generate(self, now: float) -> None:
+        r, ctx, step_s = self.response, self.context, self.tok.step_s
+        horizon = min(now + self.config.sampling.lookahead_ms / 1000, r.end)
+        initial_steps = self.config.sampling.max_initial_wait_ms // round(step_s * 1000)
+        budget = MAX_TOKENS_PER_TICK
+        while not r.closed and ctx.response_time < horizon and budget > 0:
+            budget -= 1
+            to_end = max(1, math.ceil((r.end - ctx.response_time) / step_s - 1e-9))
+            # Before the first note only a short wait is allowed, so the answer starts promptly.
+            longest = to_end if r.first_note_due is not None else min(
+                to_end, initial_steps - r.waited_steps)
+            mask = legal_mask(self.tok, ctx.response_sounding, self.constraints,
+                              max_shift_steps=longest, tokens_at_instant=r.tokens_at_instant)
+            token = self.sampler.sample(ctx.logits, mask)
+            kind, value = self.tok.describe(token)
+            if kind == "time_shift":
+                r.tokens_at_instant = 0
+                if r.first_note_due is None:
+                    r.waited_steps += value
+            else:
+                r.tokens_at_instant += 1
+            self._schedule(ctx.play(token))
+        if not r.closed and ctx.response_time >= r.end - step_s / 2:
+            self._schedule(ctx.end_response())
+            r.closed = True
+        if r.closed and now >= r.end:
+            self._finish_response()
+
+    def _schedule(self, events: list[Event]) -> None:
+        r = self.response
+        scale = self.config.midi.velocity_scale
+        for e in events:
+            if e.is_note_on:
+                e = dataclasses.replace(e, velocity=max(1, min(127, round(e.velocity * scale))))
+                r.notes += 1
+                if r.first_note_due is None:
+                    r.first_note_due = e.time
+                    self.last_reaction_s = e.time - r.started
+                    log.debug("reaction: first note due %.1f ms after the call ended",
+                              self.last_reaction_s * 1000)
+            self.scheduler.push(e.time, dataclasses.replace(e, channel=self.out_channel), ANSWER)
+
+    def _finish_response(self) -> None:
+        r = self.response
+        steps = self.context.step_seconds
+        log.info("response done (%.1f s, %d notes)", r.end - r.started, r.notes)
+        if steps:
+            log.debug("engine step %.3f ms mean, %.3f ms worst; sends at worst %.1f ms late",
+                      1000 * sum(steps) / len(steps), 1000 * max(steps),
+                      1000 * self.scheduler.max_late_s)
+        self.response = None
+        self.policy.response_done()
+
+    def _abort_response(self) -> None:
+        """Stop the answer now (error, reload, shutdown): release its notes, tell the model."""
+        if self.response is None:
+            return
+        self.scheduler.cancel_pending_and_release(ANSWER)
+        try:
+            self.context.end_response()
+        except Exception:
+            log.exception("could not close the answer in the model's context")
+        self.response = None
+        self.policy.response_done()

@@ -1,0 +1,96 @@
+"""Call and response: when does the player's phrase end, how long is the answer, when to stop.
+
+A pure state machine over (events, times): no threads, no clock of its own, no MIDI. The engine
+hands it each input event and asks `poll(now)` when time has passed; it answers with a decision.
+
+  a call ends when every key is up and silence has lasted silence_ms,
+              or at once when the end_call_cc controller is pressed (value >= 64);
+  calls shorter than min_call_ms are ignored (a stray touch is not a phrase);
+  the answer lasts as long as the call (response="call") or a fixed number of seconds,
+              never more than max_response_s;
+  barge-in: a note-on during the answer stops it ("stop") or lets it finish ("continue").
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from .config import PolicyConfig
+from .events import Event
+
+log = logging.getLogger(__name__)
+
+LISTENING = "listening"
+RESPONDING = "responding"
+
+
+@dataclass(frozen=True)
+class Respond:
+    call_seconds: float
+    notes: int
+    response_seconds: float
+
+
+@dataclass(frozen=True)
+class Stop:
+    """The player came back during the answer: stop it now."""
+
+
+class CallResponsePolicy:
+    def __init__(self, config: PolicyConfig):
+        self.config = config
+        self.state = LISTENING
+        self.held: set[tuple[int, int]] = set()  # (channel, pitch) of the player's keys down
+        self._reset_call()
+
+    def _reset_call(self) -> None:
+        self.call_start: float | None = None
+        self.last_activity: float | None = None
+        self.notes = 0
+
+    def on_event(self, e: Event) -> Respond | Stop | None:
+        decision = None
+        if e.is_note_on and self.state == RESPONDING and self.config.barge_in == "stop":
+            self.state = LISTENING
+            self._reset_call()
+            decision = Stop()
+        if e.is_note_on:
+            self.held.add((e.channel, e.pitch))
+            if self.call_start is None:
+                self.call_start = e.time
+            self.notes += 1
+            self.last_activity = e.time
+        elif e.is_note_off:
+            if (e.channel, e.pitch) in self.held:  # a note-off for a key never pressed is noise
+                self.held.discard((e.channel, e.pitch))
+                self.last_activity = e.time
+        elif (e.kind == "control_change" and e.pitch == self.config.end_call_cc
+              and e.velocity >= 64 and self.state == LISTENING and self.call_start is not None):
+            return self._end_call(e.time)
+        return decision
+
+    def next_deadline(self) -> float | None:
+        """When poll() may next decide something (None: only a new event can change things)."""
+        if self.state == LISTENING and self.call_start is not None and not self.held:
+            return self.last_activity + self.config.silence_ms / 1000
+        return None
+
+    def poll(self, now: float) -> Respond | None:
+        deadline = self.next_deadline()
+        if deadline is not None and now >= deadline:
+            return self._end_call(self.last_activity)
+        return None
+
+    def response_done(self) -> None:
+        self.state = LISTENING
+
+    def _end_call(self, end: float) -> Respond | None:
+        seconds, notes = max(0.0, end - self.call_start), self.notes
+        self._reset_call()
+        if seconds * 1000 < self.config.min_call_ms:
+            log.info("call too short (%.0f ms, %d notes) - ignored", seconds * 1000, notes)
+            return None
+        length = seconds if self.config.response == "call" else float(self.config.response)
+        self.state = RESPONDING
+        return Respond(seconds, notes, min(length, self.config.max_response_s))

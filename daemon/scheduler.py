@@ -1,0 +1,139 @@
+"""The output thread: sends timed events at their due time, and makes sure every note ends.
+
+A heap of (due, seq, event, source) and a Condition: the thread sleeps in Condition.wait until the
+earliest due time (or until a push brings an earlier one), never in a sleep-and-poll loop. It
+tracks which (channel, pitch) it left sounding, so every note-on it sent gets a note-off on every
+path: a normal end (the engine schedules them), a barge-in (cancel_pending_and_release), shutdown
+or an error (panic: note-off for each sounding note + CC123 "all notes off").
+
+All sends happen with the Condition's lock held, so the engine thread may release notes at once
+(barge-in) without racing the scheduler thread on the port.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from typing import Callable
+
+from .events import Event
+
+log = logging.getLogger(__name__)
+
+ANSWER = "answer"  # notes the model plays
+THRU = "thru"  # the player's own notes forwarded (midi.thru); a barge-in must not cut them
+ALL_NOTES_OFF = 123
+
+
+class Scheduler:
+    def __init__(self, output, clock: Callable[[], float] = time.monotonic,
+                 panic_channels: tuple[int, ...] = ()):
+        """output: anything with send_event(event, channel) (channel 0..15, as in Event).
+        panic_channels: channels that get CC123 on panic even when nothing was sent there."""
+        self.output = output
+        self.clock = clock
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Event, str]] = []
+        self._seq = itertools.count()
+        self._sounding: dict[tuple[int, int], str] = {}
+        self._channels: set[int] = set(panic_channels)  # channels that get CC123 on panic
+        self._thread: threading.Thread | None = None
+        self._running = False
+        self.sent = 0
+        self.max_late_s = 0.0  # worst lateness of a send since the last reset_stats()
+
+    # --- any thread --------------------------------------------------------------------------
+    def push(self, due: float, event: Event, source: str = ANSWER) -> None:
+        with self._cond:
+            seq = next(self._seq)
+            heapq.heappush(self._heap, (due, seq, event, source))
+            if self._heap[0][1] == seq:  # the new item is the earliest: wake the thread up
+                self._cond.notify()
+
+    def pending(self, source: str | None = None) -> int:
+        with self._cond:
+            return sum(1 for item in self._heap if source is None or item[3] == source)
+
+    def sounding(self, source: str | None = None) -> set[tuple[int, int]]:
+        with self._cond:
+            return {k for k, s in self._sounding.items() if source is None or s == source}
+
+    def cancel_pending_and_release(self, source: str = ANSWER) -> int:
+        """Drop the not-yet-sent events of `source` and end its sounding notes now (barge-in).
+        Returns how many notes were released."""
+        with self._cond:
+            self._heap = [item for item in self._heap if item[3] != source]
+            heapq.heapify(self._heap)
+            return self._release(lambda s: s == source)
+
+    def panic(self) -> None:
+        """Everything off: drop all pending events, note-off each sounding note, CC123."""
+        with self._cond:
+            self._heap.clear()
+            self._release(lambda s: True)
+            for channel in sorted(self._channels):
+                self._send(Event(self.clock(), "control_change", ALL_NOTES_OFF, 0, channel))
+
+    def run_due(self, now: float) -> float | None:
+        """Send every event due at `now`; returns the next due time (None: nothing pending).
+        The thread calls this; tests call it with their own clock instead of starting the thread."""
+        with self._cond:
+            return self._run_due(now)
+
+    def start(self) -> None:
+        self._running = True
+        self._thread = threading.Thread(target=self._loop, name="improvd-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread, then panic so nothing is left sounding."""
+        with self._cond:
+            self._running = False
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.panic()
+
+    def reset_stats(self) -> None:
+        with self._cond:
+            self.max_late_s = 0.0
+
+    # --- the scheduler thread ----------------------------------------------------------------
+    def _loop(self) -> None:
+        with self._cond:
+            while self._running:
+                now = self.clock()
+                next_due = self._run_due(now)
+                # Wakes at the due time, or earlier when push() notifies an earlier item.
+                self._cond.wait(None if next_due is None else max(0.0, next_due - now))
+
+    # --- with the lock held ------------------------------------------------------------------
+    def _run_due(self, now: float) -> float | None:
+        while self._heap and self._heap[0][0] <= now:
+            due, _, event, source = heapq.heappop(self._heap)
+            self.max_late_s = max(self.max_late_s, now - due)
+            self._send(event, source)
+        return self._heap[0][0] if self._heap else None
+
+    def _release(self, which: Callable[[str], bool]) -> int:
+        keys = sorted(k for k, s in self._sounding.items() if which(s))
+        for channel, pitch in keys:
+            self._send(Event(self.clock(), "note_off", pitch, 0, channel))
+        return len(keys)
+
+    def _send(self, event: Event, source: str = ANSWER) -> None:
+        key = (event.channel, event.pitch)
+        if event.is_note_on:
+            self._sounding[key] = source
+            self._channels.add(event.channel)
+        elif event.is_note_off:
+            self._sounding.pop(key, None)
+        try:
+            self.output.send_event(event, event.channel)
+            self.sent += 1
+        except Exception:  # a vanished port must not kill the thread that owes note-offs
+            log.exception("could not send %s", event)
