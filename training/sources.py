@@ -1,0 +1,312 @@
+"""Training data sources -> `Piece`s: named, timed event lists ready for a tokenizer.
+
+Source forms (`load_pieces(source)`):
+  "music21"            music21's bundled corpus: the "bach", "folk" and "piano" collections below
+  "music21:<name>"     one collection: bach (the chorales and other Bach scores), folk (Essen
+                       folk songs, Ryan's Mammoth Collection, O'Neill's 1850, Nottingham reels,
+                       Aird's Airs, misc. folk), piano (the corpus' keyboard works), or any
+                       top-level corpus folder such as "music21:palestrina" or "music21:mozart"
+  <folder>             every .mid/.midi (read with mido) and .abc (music21) file below it
+  <file>.mid / .abc    one file; an ABC file holding many tunes gives one Piece per tune
+  "jsb:<path to tgz>"  the JSB chorales tgz (CSV per chorale, 16th-note grid, quarter = 100 bpm,
+                       see parsing.py); names keep the tgz's split: "jsb:train/chorale_000"
+
+Files are parsed in parallel (a process pool of `workers`, default os.cpu_count()). A file that
+fails to parse, or holds no notes, is logged as a warning, counted and skipped; zero pieces overall
+is a SourceError. `limit` keeps a deterministic subset: at most `limit` input files, chosen by a
+hash of their names (so a subset spreads over the whole source), and at most `limit` pieces.
+
+Cache: the parsed pieces are pickled under `cache_dir` as compact numpy arrays. The file name is a
+sha256 of (source kind, FORMAT_VERSION, limit, and for each input file its path, size and
+mtime_ns), so editing, adding or removing any input file re-parses. Writes go to a temporary file
+renamed with os.replace: a crash never leaves a partial cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing
+import os
+import pickle
+import tarfile
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from improvd.daemon.events import Event
+
+from . import parsing
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 2  # bump when parsing changes what a cached piece holds
+MIDI_SUFFIXES = (".mid", ".midi")
+ABC_SUFFIXES = (".abc",)
+SCORE_SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn", ".abc")  # music21 corpus formats we read
+
+FOLK_FOLDERS = ("essenFolksong", "ryansMammoth", "oneills1850", "nottingham-dataset",
+                "airdsAirs", "miscFolk")
+PIANO_WORKS = ("chopin/mazurka06-2", "joplin/maple_leaf_rag", "mozart/k545",
+               "schoenberg/opus19", "schumann_clara/polonaise_op1n", "cpebach/h186")
+DEFAULT_COLLECTIONS = ("bach", "folk", "piano")
+
+
+class SourceError(ValueError):
+    """A source that cannot give any training data; the message names the source."""
+
+
+@dataclass(frozen=True)
+class Piece:
+    name: str  # stable, unique: "music21:bach/bwv66.6", "midi:<relative path>", "jsb:test/..."
+    events: tuple[Event, ...]  # seconds from the piece start, sorted
+
+
+@dataclass
+class LoadResult:
+    pieces: list[Piece]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (name, why)
+    from_cache: bool = False
+
+
+@dataclass(frozen=True)
+class _Input:
+    """One input file and how to read it; `name` is the Piece name (or its prefix)."""
+
+    kind: str  # "score", "midi" or "jsb"
+    path: str
+    name: str
+
+
+def load_pieces(source: str = "music21", *, cache_dir: Path | None = Path(".cache/improvd"),
+                workers: int | None = None, limit: int | None = None) -> list[Piece]:
+    return load_source(source, cache_dir=cache_dir, workers=workers, limit=limit).pieces
+
+
+def load_source(source: str = "music21", *, cache_dir: Path | None = Path(".cache/improvd"),
+                workers: int | None = None, limit: int | None = None) -> LoadResult:
+    """Like load_pieces, also telling which pieces were skipped and whether the cache served."""
+    kind, inputs = _discover(source)
+    if limit is not None:
+        inputs = sorted(sorted(inputs, key=lambda i: _name_hash(i.name))[:limit],
+                        key=lambda i: i.name)
+    cache_file = _cache_file(cache_dir, kind, inputs, limit)
+    if cache_file is not None and cache_file.exists():
+        try:
+            result = _read_cache(cache_file)
+        except Exception as exc:  # unreadable (e.g. written by another version): parse again
+            log.warning("ignoring unreadable cache %s: %s", cache_file, exc)
+        else:
+            log.info("loaded %d pieces of %s from the cache %s", len(result.pieces), source,
+                     cache_file)
+            return result
+
+    started = time.monotonic()
+    pieces, skipped = _parse_all(inputs, workers)
+    if limit is not None and len(pieces) > limit:  # a file can hold many pieces (ABC, tgz)
+        keep = set(sorted((p.name for p in pieces), key=_name_hash)[:limit])
+        pieces = [p for p in pieces if p.name in keep]
+    for name, why in skipped:
+        log.warning("skipped %s: %s", name, why)
+    if not pieces:
+        raise SourceError(f"no pieces with notes found in {source}")
+    log.info("parsed %d pieces from %d files of %s in %.1f s (%d skipped)", len(pieces),
+             len(inputs), source, time.monotonic() - started, len(skipped))
+    result = LoadResult(pieces, skipped)
+    if cache_file is not None:
+        _write_cache(cache_file, result)
+    return result
+
+
+def _name_hash(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+# --- what to read ------------------------------------------------------------------------------
+def _discover(source: str) -> tuple[str, list[_Input]]:
+    if source == "music21" or source.startswith("music21:"):
+        return "music21", _music21_inputs(source.partition(":")[2])
+    if source.startswith("jsb:"):
+        path = Path(source[4:])
+        if not path.is_file():
+            raise SourceError(f"{source}: no such file")
+        return "jsb", [_Input("jsb", str(path), "jsb:")]
+    return "files", _file_inputs(Path(source))
+
+
+def _music21_inputs(collection: str) -> list[_Input]:
+    from music21 import corpus
+
+    by_name: dict[str, str] = {}  # "bach/bwv66.6" -> path; one file per work
+    for path in sorted(corpus.getPaths(), key=str):
+        path = Path(path)
+        if path.suffix not in SCORE_SUFFIXES or "corpus" not in path.parts:
+            continue
+        below = path.parts[len(path.parts) - path.parts[::-1].index("corpus"):]
+        name = Path(*below).with_suffix("").as_posix()
+        if name not in by_name or path.suffix == ".mxl":  # a work in two formats: prefer MusicXML
+            by_name[name] = str(path)
+
+    def in_collection(name: str, wanted: str) -> bool:
+        folder = name.split("/")[0]
+        if wanted == "folk":
+            return folder in FOLK_FOLDERS
+        if wanted == "piano":
+            return name.startswith(PIANO_WORKS)
+        return folder == wanted
+
+    wanted = [collection] if collection else list(DEFAULT_COLLECTIONS)
+    folders = {name.split("/")[0] for name in by_name}
+    for w in wanted:
+        if w not in DEFAULT_COLLECTIONS and w not in folders:
+            raise SourceError(f"music21:{w}: unknown collection; known: "
+                              f"{', '.join(DEFAULT_COLLECTIONS)} or a corpus folder "
+                              f"({', '.join(sorted(folders))})")
+    return [_Input("score", path, f"music21:{name}") for name, path in by_name.items()
+            if any(in_collection(name, w) for w in wanted)]
+
+
+def _file_inputs(path: Path) -> list[_Input]:
+    if not path.exists():
+        raise SourceError(f"{path}: no such file or folder")
+    if path.is_file():
+        files, root = [path], path.parent
+    else:
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        root = path
+    inputs = []
+    for f in files:
+        rel = f.relative_to(root).as_posix()
+        if f.suffix.lower() in MIDI_SUFFIXES:
+            inputs.append(_Input("midi", str(f), f"midi:{rel}"))
+        elif f.suffix.lower() in ABC_SUFFIXES:
+            inputs.append(_Input("score", str(f), f"abc:{rel}"))
+    if not inputs:
+        what = "is not a MIDI (.mid, .midi) or ABC (.abc) file" if path.is_file() else \
+            "holds no MIDI (.mid, .midi) or ABC (.abc) files"
+        raise SourceError(f"{path} {what}")
+    return inputs
+
+
+# --- parsing -------------------------------------------------------------------------------------
+def _parse_all(inputs: list[_Input], workers: int | None):
+    """Parse every input, in a process pool when there is more than one; results keep the
+    inputs' order whatever order the workers finish in."""
+    workers = workers or os.cpu_count() or 1
+    results: dict[int, tuple[list, list]] = {}
+    bar = tqdm(total=len(inputs), desc="parsing", unit="file", disable=None)
+    if workers == 1 or len(inputs) == 1:
+        for i, item in enumerate(inputs):
+            results[i] = _parse_input(item)
+            bar.update()
+    else:
+        # spawn, not fork: the caller may have TensorFlow loaded, which does not survive a fork.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(inputs)), mp_context=ctx) as pool:
+            futures = {pool.submit(_parse_input, item): i for i, item in enumerate(inputs)}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                bar.update()
+    bar.close()
+    pieces: list[Piece] = []
+    skipped: list[tuple[str, str]] = []
+    for i in range(len(inputs)):
+        named_events, errors = results[i]
+        pieces.extend(Piece(name, tuple(events)) for name, events in named_events)
+        skipped.extend(errors)
+    return pieces, skipped
+
+
+def _parse_input(item: _Input) -> tuple[list[tuple[str, list[Event]]], list[tuple[str, str]]]:
+    """Runs in a worker process: one file -> ([(piece name, events)], [(name, why skipped)])."""
+    try:
+        if item.kind == "midi":
+            found = [(item.name, parsing.parse_midi_file(item.path))]
+        elif item.kind == "jsb":
+            return _read_jsb(item.path)
+        else:
+            found = [(item.name if tune is None else f"{item.name}#{tune}", events)
+                     for tune, events in parsing.parse_score_file(item.path)]
+    except SourceError:
+        raise
+    except Exception as exc:  # any parser error: this file is skipped, the run goes on
+        return [], [(item.name, f"{type(exc).__name__}: {exc}".strip())]
+    kept = [(name, events) for name, events in found if parsing.has_notes(events)]
+    empty = [(name, "no notes") for name, events in found if not parsing.has_notes(events)]
+    return kept, empty
+
+
+def _read_jsb(path: str):
+    """The chorales tgz: each CSV is its own piece, so a bad one skips only itself."""
+    found, skipped = [], []
+    try:
+        with tarfile.open(path) as tar:
+            for member in sorted(tar.getmembers(), key=lambda m: m.name):
+                if not (member.isfile() and member.name.endswith(".csv")):
+                    continue
+                name = "jsb:" + member.name.removeprefix("./").removesuffix(".csv")
+                try:
+                    events = parsing.parse_jsb_csv(tar.extractfile(member).read().decode())
+                except (ValueError, UnicodeDecodeError) as exc:
+                    skipped.append((name, f"{type(exc).__name__}: {exc}"))
+                    continue
+                if parsing.has_notes(events):
+                    found.append((name, events))
+                else:
+                    skipped.append((name, "no notes"))
+    except (tarfile.TarError, OSError) as exc:
+        raise SourceError(f"jsb:{path}: not a readable tgz ({exc})") from exc
+    return found, skipped
+
+
+# --- cache ---------------------------------------------------------------------------------------
+_KINDS = ("note_on", "note_off", "control_change")
+_EVENT_DTYPE = np.dtype([("time", "f8"), ("kind", "i1"), ("pitch", "u1"), ("velocity", "u1"),
+                         ("channel", "u1")])
+
+
+def _cache_file(cache_dir: Path | None, kind: str, inputs: list[_Input], limit) -> Path | None:
+    if cache_dir is None:
+        return None
+    h = hashlib.sha256(f"{kind}\0{FORMAT_VERSION}\0{limit}".encode())
+    for item in inputs:
+        st = os.stat(item.path)
+        h.update(f"\0{item.path}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+    return Path(cache_dir) / f"{kind}-{h.hexdigest()[:24]}.pkl"
+
+
+def _to_array(events) -> np.ndarray:
+    return np.array([(e.time, _KINDS.index(e.kind), e.pitch, e.velocity, e.channel)
+                     for e in events], dtype=_EVENT_DTYPE)
+
+
+def _from_array(arr: np.ndarray) -> tuple[Event, ...]:
+    return tuple(Event(float(t), _KINDS[k], int(p), int(v), int(c))
+                 for t, k, p, v, c in arr.tolist())
+
+
+def _write_cache(path: Path, result: LoadResult) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT_VERSION, "skipped": result.skipped,
+               "pieces": [(p.name, _to_array(p.events)) for p in result.pieces]}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    log.info("cached %d pieces in %s", len(result.pieces), path)
+
+
+def _read_cache(path: Path) -> LoadResult:
+    with open(path, "rb") as f:
+        payload = pickle.load(f)
+    pieces = [Piece(name, _from_array(arr)) for name, arr in payload["pieces"]]
+    return LoadResult(pieces, [tuple(s) for s in payload["skipped"]], from_cache=True)
