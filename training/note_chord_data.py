@@ -88,6 +88,11 @@ def parse_file(path: str, piano_only: bool = False) -> list[tuple[str, list[str]
     """One file -> [(piece name, tokens)]; an ABC or other opus file gives one piece per tune."""
     from music21 import converter, corpus, stream
 
+    if path.lower().endswith(".abc") and Path(path).exists():
+        # music21's own message for a file without tunes is about tokens and splits.
+        text = Path(path).read_text(errors="replace")
+        if not any(line.startswith(("X:", "K:")) for line in text.splitlines()):
+            raise NoteChordDataError(f"{path}: no ABC tunes in it (no X: or K: header line)")
     try:
         parsed = corpus.parse(path) if not Path(path).exists() else converter.parse(path)
     except Exception as exc:  # music21 raises many unrelated types for malformed files
