@@ -12,7 +12,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 JSB_TGZ = PROJECT_ROOT / ".." / "shared" / "data" / "jsb_chorales.tgz"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def jsb_tgz() -> Path:
     assert JSB_TGZ.is_file(), f"the JSB chorales are expected at {JSB_TGZ}"
     return JSB_TGZ

@@ -1,0 +1,125 @@
+"""training/dataset.py: split by piece, augmentation, tokenizing, windows, tf.data, prepare."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from improvd.daemon.events import Event, Note, events_to_notes, notes_to_events
+from improvd.daemon.tokenizers.performance import PerformanceTokenizer
+from improvd.training import dataset
+from improvd.training.sources import Piece, SourceError, load_pieces
+
+
+def _piece(name: str, notes=((60, 0.0, 0.5), (64, 0.5, 1.0))) -> Piece:
+    return Piece(name, tuple(notes_to_events(Note(p, 80, s, e) for p, s, e in notes)))
+
+
+@pytest.fixture(scope="module")
+def chorales(jsb_tgz):
+    return load_pieces(f"jsb:{jsb_tgz}", cache_dir=None)
+
+
+# --- split -------------------------------------------------------------------------------------------
+def test_split_is_by_name_not_order():
+    pieces = [_piece(f"midi:song{i:04d}.mid") for i in range(2000)]
+    shuffled = pieces[:]
+    random.Random(1).shuffle(shuffled)
+    a = dataset.split_pieces(pieces, 0.1, 0.2)
+    b = dataset.split_pieces(shuffled, 0.1, 0.2)
+    assert {k: sorted(p.name for p in v) for k, v in a.items()} == \
+        {k: sorted(p.name for p in v) for k, v in b.items()}
+    assert sum(len(v) for v in a.values()) == 2000
+    assert 0.07 < len(a["valid"]) / 2000 < 0.13 and 0.17 < len(a["test"]) / 2000 < 0.23
+    # A piece keeps its split when others join the source.
+    more = dataset.split_pieces(pieces + [_piece(f"midi:new{i}.mid") for i in range(50)], 0.1, 0.2)
+    assert {p.name for p in a["test"]} <= {p.name for p in more["test"]}
+
+
+def test_split_honours_jsb_split(chorales):
+    splits = dataset.split_pieces(chorales, 0.3, 0.3)
+    assert {k: len(v) for k, v in splits.items()} == {"train": 229, "valid": 76, "test": 77}
+    assert all(p.name.startswith(f"jsb:{k}/") for k, v in splits.items() for p in v)
+
+
+def test_small_source_still_gets_valid_and_test():
+    splits = dataset.split_pieces([_piece(f"midi:{i}.mid") for i in range(4)])
+    assert all(splits[k] for k in dataset.SPLITS), {k: len(v) for k, v in splits.items()}
+
+
+# --- augment and tokenize ----------------------------------------------------------------------------
+def test_augment_transposes_stretches_and_drops_out_of_range():
+    events = notes_to_events([Note(120, 80, 0.0, 1.0), Note(60, 90, 0.5, 2.0)])
+    events.insert(1, Event(0.25, "control_change", 64, 127))
+    up = dataset.augment(events, transpose=10, stretch=1.5)
+    assert [n.pitch for n in events_to_notes(up)] == [70]  # 130 is not a MIDI note
+    (note,) = events_to_notes(up)
+    assert (note.start, note.end, note.velocity) == (0.75, 3.0, 90)
+    assert [(e.time, e.pitch) for e in up if e.kind == "control_change"] == [(0.375, 64)]
+    down = dataset.augment(events, transpose=-61)
+    assert [n.pitch for n in events_to_notes(down)] == [59]
+
+
+def test_tokenize_split_variants_are_int32_and_decode_back():
+    tok = PerformanceTokenizer()
+    pieces = [_piece("a"), _piece("b", ((50, 0.0, 2.0),))]
+    plain = dataset.tokenize_split(pieces, tok)
+    assert len(plain) == 2 and all(s.dtype == np.int32 for s in plain)
+    variants = dataset.tokenize_split(pieces, tok, augment_transpositions=(-2, 3),
+                                      stretches=(0.9, 1.1))
+    assert len(variants) == 2 * 3 * 3
+    assert np.array_equal(variants[0], plain[0])  # the original comes first
+    shifted = [n.pitch for n in events_to_notes(tok.decode(variants[3]))]  # transpose -2, x1.0
+    assert shifted == [58, 62]
+    slow = events_to_notes(tok.decode(variants[2]))  # transpose 0, stretch 1.1
+    assert slow[-1].end == pytest.approx(1.1, abs=tok.step_s)
+
+
+# --- windows -----------------------------------------------------------------------------------------
+def test_make_windows_shapes_and_shift():
+    seqs = [np.arange(10, dtype=np.int32), np.arange(100, 103, dtype=np.int32)]
+    w = dataset.make_windows(seqs, length=4, stride=3)
+    assert w.dtype == np.int32 and w.shape == (2, 5)  # starts 0 and 3; the short one gives none
+    assert w.tolist() == [[0, 1, 2, 3, 4], [3, 4, 5, 6, 7]]
+    inputs, targets = w[:, :-1], w[:, 1:]
+    assert np.array_equal(inputs[:, 1:], targets[:, :-1])
+    assert dataset.make_windows([np.arange(3)], 8, 8).shape == (0, 9)
+    with pytest.raises(ValueError):
+        dataset.make_windows(seqs, 0, 1)
+
+
+def test_to_tf_dataset_batches_inputs_and_targets():
+    windows = dataset.make_windows([np.arange(50, dtype=np.int32)], length=8, stride=4)
+    batches = list(dataset.to_tf_dataset(windows, batch_size=4, shuffle=True, seed=3))
+    x = np.concatenate([b[0].numpy() for b in batches])
+    y = np.concatenate([b[1].numpy() for b in batches])
+    assert x.shape == (len(windows), 8) and np.array_equal(x[:, 1:], y[:, :-1])
+    assert sorted(map(tuple, np.concatenate([x, y[:, -1:]], axis=1))) == \
+        sorted(map(tuple, windows))  # shuffled, nothing lost
+
+
+# --- prepare -----------------------------------------------------------------------------------------
+def test_prepare_writes_splits_and_summary(tmp_path, chorales, jsb_tgz):
+    tok = PerformanceTokenizer()
+    summary = dataset.prepare(f"jsb:{jsb_tgz}", tmp_path / "out", tok, cache_dir=None,
+                              augment_transpositions=(2,))
+    saved = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert saved == summary
+    assert {k: v["pieces"] for k, v in saved["splits"].items()} == \
+        {"train": 229, "valid": 76, "test": 77}
+    assert saved["splits"]["train"]["sequences"] == 2 * 229  # original + transposed
+    test = dataset.load_prepared(tmp_path / "out", "test")
+    expected = dataset.tokenize_split(dataset.split_pieces(chorales)["test"], tok)
+    assert len(test) == 77 and all(np.array_equal(a, b) for a, b in zip(test, expected))
+    assert saved["splits"]["test"]["tokens"] == sum(len(s) for s in expected)
+
+
+def test_prepare_bad_source_writes_nothing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SourceError):
+        dataset.prepare(str(tmp_path / "empty"), tmp_path / "out", PerformanceTokenizer(),
+                        cache_dir=None)
+    assert not (tmp_path / "out").exists()

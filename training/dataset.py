@@ -1,0 +1,184 @@
+"""Pieces -> token arrays -> training windows: split by piece, augmentation, tf.data.
+
+The split is by piece (never by window), so no phrase of a held-out piece leaks into training.
+TensorFlow is imported only inside to_tf_dataset: everything else is numpy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from improvd.daemon.events import Event
+
+from .sources import Piece, load_source
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "valid", "test")
+# A piece name's first path part that already says its split (the jsb source, or a MIDI folder
+# laid out as train/ valid/ test/) wins over the hash.
+_EXPLICIT = {"train": "train", "valid": "valid", "validation": "valid", "test": "test"}
+
+
+def explicit_split(name: str) -> str | None:
+    """ "jsb:valid/chorale_250" -> "valid"; None when the name does not carry a split."""
+    first = name.partition(":")[2].split("/")[0]
+    return _EXPLICIT.get(first)
+
+
+def _name_hash(name: str) -> float:
+    """A piece's stable place in [0, 1): the same name lands in the same split on every run.
+    Salted: sources.load_pieces(limit=N) keeps the N names with the lowest unsalted sha256, and
+    the same hash here would put every piece of such a subset in the test split."""
+    return int(hashlib.sha256(b"split:" + name.encode()).hexdigest()[:12], 16) / 16**12
+
+
+def split_pieces(pieces: Sequence[Piece], valid_fraction: float = 0.1,
+                 test_fraction: float = 0.1) -> dict[str, list[Piece]]:
+    """Deterministic split by a hash of each piece's name, honouring an explicit split in the
+    name. When the hash leaves a wanted split empty (a small source), the train pieces with the
+    lowest hashes move there, so a run of a few pieces still has something to validate on."""
+    out: dict[str, list[Piece]] = {s: [] for s in SPLITS}
+    hashed = []
+    for piece in pieces:
+        split = explicit_split(piece.name)
+        if split is None:
+            h = _name_hash(piece.name)
+            split = "test" if h < test_fraction else \
+                "valid" if h < test_fraction + valid_fraction else "train"
+            hashed.append(piece)
+        out[split].append(piece)
+    if hashed and len(hashed) == len(pieces):  # no explicit split anywhere: fill empty splits
+        for split, fraction in (("valid", valid_fraction), ("test", test_fraction)):
+            if fraction > 0 and not out[split] and len(out["train"]) > 1:
+                donor = min(out["train"], key=lambda p: _name_hash(p.name))
+                out["train"].remove(donor)
+                out[split].append(donor)
+    return out
+
+
+def augment(piece_events: Iterable[Event], *, transpose: int = 0,
+            stretch: float = 1.0) -> list[Event]:
+    """Transpose notes by semitones and scale times by `stretch` (2.0 = twice as slow). Notes
+    pushed outside 0..127 are dropped, both their note-on and note-off; controllers are kept."""
+    out = []
+    for e in piece_events:
+        time = e.time * stretch
+        if e.kind == "control_change":
+            out.append(Event(time, e.kind, e.pitch, e.velocity, e.channel))
+            continue
+        pitch = e.pitch + transpose
+        if 0 <= pitch <= 127:
+            out.append(Event(time, e.kind, pitch, e.velocity, e.channel))
+    return out
+
+
+def tokenize_split(pieces: Sequence[Piece], tokenizer, *,
+                   augment_transpositions: Sequence[int] = (),
+                   stretches: Sequence[float] = ()) -> list[np.ndarray]:
+    """One int32 token array per piece, plus one per (transposition, stretch) variant when given
+    (the original is always included). Pass empty tuples for valid/test: augmentation is for
+    the train split only."""
+    transpositions = [0] + [t for t in augment_transpositions if t != 0]
+    scales = [1.0] + [s for s in stretches if s != 1.0]
+    sequences = []
+    for piece in pieces:
+        for t, s in itertools.product(transpositions, scales):
+            events = piece.events if (t, s) == (0, 1.0) else augment(piece.events, transpose=t,
+                                                                    stretch=s)
+            ids = np.asarray(tokenizer.encode(events), dtype=np.int32)
+            if ids.size:
+                sequences.append(ids)
+    return sequences
+
+
+def make_windows(sequences: Iterable[np.ndarray], length: int, stride: int) -> np.ndarray:
+    """Windows of length+1 tokens every `stride` tokens of each sequence: int32 [n, length+1];
+    inputs = w[:, :-1], targets = w[:, 1:]. A sequence shorter than length+1 gives none."""
+    if length < 1 or stride < 1:
+        raise ValueError(f"window length and stride must be >= 1 (got {length}, {stride})")
+    windows = []
+    for seq in sequences:
+        seq = np.asarray(seq, dtype=np.int32)
+        for start in range(0, len(seq) - length, stride):
+            windows.append(seq[start:start + length + 1])
+    if not windows:
+        return np.zeros((0, length + 1), dtype=np.int32)
+    return np.stack(windows)
+
+
+def to_tf_dataset(windows: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0):
+    """tf.data.Dataset of (inputs, targets) batches from make_windows' array."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(np.asarray(windows, dtype=np.int32))
+    if shuffle:
+        ds = ds.shuffle(len(windows), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    ds = ds.map(lambda w: (w[:, :-1], w[:, 1:]), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+# --- improvd prepare -----------------------------------------------------------------------------
+def prepare(source: str, out_dir: Path, tokenizer, *, valid_fraction: float = 0.1,
+            test_fraction: float = 0.1, augment_transpositions: Sequence[int] = (),
+            stretches: Sequence[float] = (), cache_dir: Path | None = Path(".cache/improvd"),
+            workers: int | None = None, limit: int | None = None) -> dict:
+    """Load, split and tokenize a source; write <out_dir>/{train,valid,test}.npz (arrays
+    `tokens` (all pieces end to end), `offsets` (where each piece starts, plus the end) and
+    `names`) and summary.json. Every file is written whole or not at all."""
+    loaded = load_source(source, cache_dir=cache_dir, workers=workers, limit=limit)
+    splits = split_pieces(loaded.pieces, valid_fraction, test_fraction)
+    summary = {"source": source, "tokenizer": tokenizer.spec(),
+               "skipped_pieces": [{"name": n, "reason": r} for n, r in loaded.skipped],
+               "splits": {}}
+    arrays = {}
+    for split in SPLITS:
+        aug = {} if split != "train" else {"augment_transpositions": augment_transpositions,
+                                           "stretches": stretches}
+        seqs = tokenize_split(splits[split], tokenizer, **aug)
+        lengths = [len(s) for s in seqs]
+        arrays[split] = {
+            "tokens": np.concatenate(seqs) if seqs else np.zeros(0, np.int32),
+            "offsets": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            "names": np.array([p.name for p in splits[split]]),
+        }
+        summary["splits"][split] = {"pieces": len(splits[split]), "sequences": len(seqs),
+                                    "tokens": int(sum(lengths))}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for split, arr in arrays.items():
+        _atomic_write(out_dir / f"{split}.npz", lambda f, a=arr: np.savez_compressed(f, **a))
+    _atomic_write(out_dir / "summary.json",
+                  lambda f: f.write(json.dumps(summary, indent=2).encode()))
+    log.info("prepared %s in %s: %s", source, out_dir,
+             ", ".join(f"{s} {v['pieces']} pieces / {v['tokens']} tokens"
+                       for s, v in summary["splits"].items()))
+    return summary
+
+
+def load_prepared(out_dir: Path, split: str) -> list[np.ndarray]:
+    """The token arrays `prepare` wrote for one split, one per sequence."""
+    with np.load(Path(out_dir) / f"{split}.npz") as data:
+        tokens, offsets = data["tokens"], data["offsets"]
+    return [tokens[a:b].astype(np.int32) for a, b in zip(offsets[:-1], offsets[1:])]
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
