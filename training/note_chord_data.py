@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .sources import SourceError
+
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
@@ -47,8 +49,9 @@ PIANO_WORKS = (
 KEYBOARD_WORDS = ("piano", "keyboard", "harpsichord", "clavier")
 
 
-class NoteChordDataError(ValueError):
-    """A source that yields no usable Note/Chord tokens, with the source named."""
+class NoteChordDataError(SourceError):
+    """A source that yields no usable Note/Chord tokens, with the source named (a SourceError,
+    so the command line reports it as a one-line user error)."""
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,14 @@ def train(args) -> int:
     return common.train(sys.modules[__name__], args)
 
 
+def generate(model_path, prompt, out, *, tokens: int = 500, **kwargs) -> dict:
+    """`improvd generate` for this recipe: the shared offline generation, 500 tokens by default
+    (the count of Skuli's predict.py, which the post's predict.py follows)."""
+    from ..generate import generate_file
+
+    return generate_file(model_path, prompt, out, tokens=tokens, **kwargs)
+
+
 def export(run_dir: Path, out_path: Path, **_) -> Path:
     import sys
 

@@ -58,6 +58,14 @@ def train(args) -> int:
     return common.train(sys.modules[__name__], args)
 
 
+def generate(model_path, prompt, out, *, tokens: int = 100, **kwargs) -> dict:
+    """`improvd generate` for this recipe: the shared offline generation, 100 tokens by default
+    (the seed's own count)."""
+    from ..generate import generate_file
+
+    return generate_file(model_path, prompt, out, tokens=tokens, **kwargs)
+
+
 def export(run_dir: Path, out_path: Path, **_) -> Path:
     import sys
 

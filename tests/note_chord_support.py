@@ -1,0 +1,61 @@
+"""What the three Note/Chord recipe tests share: a played phrase, and the whole real pipeline
+(`improvd train` tiny -> export with parity -> `improvd generate` -> the daemon's runner)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mido
+import numpy as np
+
+from improvd.daemon.__main__ import main
+from improvd.daemon.events import Event
+from improvd.daemon.runner import OnnxWindowRunner, load_runner
+
+# A C major phrase as a player would play it: a slightly spread chord, then a melody (ticks of 480).
+PHRASE = [(60, 90, 0, 900), (64, 85, 10, 900), (67, 80, 20, 900),
+          (72, 90, 960, 1400), (71, 80, 1440, 1900), (69, 85, 1920, 2400), (67, 90, 2400, 3300)]
+
+
+def phrase_events() -> list[Event]:
+    """PHRASE as live events in seconds (120 bpm: 480 ticks = 0.5 s)."""
+    events = []
+    for pitch, velocity, start, end in PHRASE:
+        events += [Event(start / 960, "note_on", pitch, velocity), Event(end / 960, "note_off", pitch)]
+    return sorted(events, key=lambda e: (e.time, e.is_note_on))
+
+
+def midi_notes(path: Path) -> list[int]:
+    return [m.note for m in mido.MidiFile(path) if m.type == "note_on" and m.velocity > 0]
+
+
+def train_export_generate(recipe_name: str, tmp_path: Path, midi_writer) -> dict:
+    """Runs the real pipeline on the recipe's tiny config; returns paths and what it produced."""
+    from improvd.training.recipes import get_recipe
+
+    recipe = get_recipe(recipe_name)
+    run, onnx = tmp_path / "run", tmp_path / f"{recipe_name}.onnx"
+    assert main(["train", "--recipe", recipe_name, "--size", "tiny", "--out", str(run)]) == 0
+    assert (run / "best.weights.h5").is_file() and (run / "run.json").is_file()
+    recipe.export(run, onnx)  # raises if ONNX and TensorFlow disagree
+    phrase = midi_writer(tmp_path / "phrase.mid", PHRASE)
+    out = tmp_path / "answer.mid"
+    assert main(["generate", "--model", str(onnx), "--prompt", str(phrase), "--out", str(out),
+                 "--tokens", "12", "--greedy"]) == 0
+    return {"run": run, "onnx": onnx, "phrase": phrase, "out": out}
+
+
+def answer_live(onnx: Path, n: int = 8) -> tuple[list[int], list[Event], OnnxWindowRunner]:
+    """The daemon's path: heard events -> tokens -> runner -> greedy answer -> timed events."""
+    runner = load_runner(onnx)
+    tok = runner.tokenizer
+    enc = tok.encoder()
+    heard = [i for e in phrase_events() for i in enc.push(e)] + enc.flush()
+    for token in heard:
+        runner.advance(token)
+    dec, answer = tok.decoder(start_time=2.0), []
+    for _ in range(n):
+        token = int(np.argmax(runner.logits))
+        answer += dec.push(token)
+        runner.advance(token)
+    return heard, answer, runner
