@@ -157,6 +157,9 @@ class Engine:
             self.response = None
             log.info("barge-in - stopped (%d notes released)", released)
         self.context.hear(event)
+        if log.isEnabledFor(logging.DEBUG):  # "timing:" lines on the monotonic clock, for bench/
+            log.debug("timing: heard %.6f in state %.6f queue %d", event.time, self.clock(),
+                      self.queue.qsize())
         if isinstance(decision, Respond):
             self._start_response(decision, self.clock())
 
@@ -184,6 +187,7 @@ class Engine:
     # --- the answer --------------------------------------------------------------------------
     def _start_response(self, d: Respond, now: float) -> None:
         log.info("call ended (%.1f s, %d notes) - responding", d.call_seconds, d.notes)
+        log.debug("timing: call over %.6f", now)
         self.response = _Response(started=now, end=now + d.response_seconds)
         self.context.start_response(now)
         self.scheduler.reset_stats()
@@ -223,6 +227,7 @@ class Engine:
             if e.is_note_on:
                 e = dataclasses.replace(e, velocity=max(1, min(127, round(e.velocity * scale))))
                 r.notes += 1
+                log.debug("timing: note_on %d due %.6f", e.pitch, e.time)
                 if r.first_note_due is None:
                     r.first_note_due = e.time
                     self.last_reaction_s = e.time - r.started
