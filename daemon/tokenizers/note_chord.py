@@ -77,6 +77,7 @@ class NoteChordTokenizer:
         self.gate = float(gate)
         self.chord_window_s = float(chord_window_s)
         self.seconds_per_token = self.beats_per_token * 60.0 / self.tempo_bpm
+        self.step_s = self.seconds_per_token  # every token is one grid step of this length
         self.vocab_size = len(self.vocabulary)
         self.ids = {tok: i for i, tok in enumerate(self.vocabulary)}
         self._parsed = [parse_token(t) for t in self.vocabulary]
@@ -213,6 +214,7 @@ class NoteChordDecoder:
         self.tok = tok
         self.start_time = start_time
         self.steps = 0
+        self.sounding: set[int] = set()  # always empty: each push closes its own notes
 
     @property
     def time(self) -> float:

@@ -121,25 +121,34 @@ def train(recipe: ModuleType, args) -> int:
                   _tf_dataset(windows["valid"], config.batch_size, False, config.seed), out,
                   epochs=config.epochs, patience=config.patience, resume=resume,
                   steps_per_epoch=config.steps_per_epoch or None, monitor=config.monitor)
-    wall_s = previous.get("wall_s", 0.0) + time.monotonic() - started
+    trained_s = time.monotonic() - started
+    wall_s = previous.get("wall_s", 0.0) + trained_s
     epochs_done = len(history.get("loss", []))
-    # Held-out figures of the checkpoint export will ship (the best one by `monitor`).
-    best = load_trained(recipe, out)[1]
-    recipe.compile_model(best, config)
-    valid_loss, valid_acc = best.evaluate(*windows["valid"], batch_size=256, verbose=0)
+    run["metrics"] = heldout_figures(recipe, out, windows)
     run["training"] = {
         "epochs": epochs_done, "batch_size": config.batch_size, "wall_s": round(wall_s, 1),
-        "s_per_epoch": round((time.monotonic() - started) / max(1, epochs_done - previous.get(
-            "epochs", 0)), 1),
+        "s_per_epoch": round(trained_s / max(1, epochs_done - previous.get("epochs", 0)), 1),
         "final_loss": history["loss"][-1], "best_loss": min(history["loss"]),
         "final_accuracy": history.get("accuracy", [None])[-1],
     }
-    run["metrics"] = {"valid_loss": float(valid_loss), "valid_accuracy": float(valid_acc),
-                      "valid_windows": summary["windows"]["valid"]}
     write_run_info(out, run)
-    log.info("trained %d epochs in %.0f s; valid loss %.4f accuracy %.4f", epochs_done, wall_s,
-             valid_loss, valid_acc)
+    log.info("trained %d epochs in %.0f s; held out: %s", epochs_done, wall_s, run["metrics"])
     return 0
+
+
+def heldout_figures(recipe: ModuleType, run_dir: Path, windows) -> dict:
+    """Loss/accuracy of the best checkpoint on the held-out pieces' windows, next to a unigram
+    baseline (training-target frequencies, add-one smoothed) on the same targets."""
+    config, best, run = load_trained(recipe, run_dir)
+    recipe.compile_model(best, config)
+    loss, accuracy = best.evaluate(*windows["valid"], batch_size=256, verbose=0)
+    vocab_size = len(run["vocabulary"])
+    counts = np.bincount(windows["train"][1], minlength=vocab_size) + 1.0
+    unigram = -np.log(counts / counts.sum())[windows["valid"][1]].mean()
+    return {"valid_loss": float(loss), "valid_accuracy": float(accuracy),
+            "valid_windows": int(len(windows["valid"][1])),
+            "unigram_valid_loss": float(unigram),
+            "unigram_valid_accuracy": float(np.mean(windows["valid"][1] == counts.argmax()))}
 
 
 def load_trained(recipe: ModuleType, run_dir: Path):
