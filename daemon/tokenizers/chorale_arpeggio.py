@@ -109,7 +109,7 @@ class ChoraleEncoder:
         self.origin: float | None = None
         self.next_step = 0  # index of the first grid step not yet written
         self.sounding: set[int] = set()
-        self.struck: set[int] = set()  # struck since the last written step (may be released)
+        self.struck: set[int] = set()  # sounded in the step being filled, though maybe released
 
     def _step_of(self, time: float) -> int:
         return math.floor((time - self.origin) / self.tok.step_s + 1e-9)
@@ -145,6 +145,10 @@ class ChoraleEncoder:
             self.struck.add(e.pitch)
             return ids
         self.sounding.discard(e.pitch)
+        into_step = (e.time - self.origin) / self.tok.step_s - self.next_step
+        if e.pitch in self.struck or into_step > 0.25:
+            # It sounded in this step; a release just after a grid line belongs to the last one.
+            self.struck.add(e.pitch)
         if not self.sounding and self.struck:
             # The phrase may end here: write the step now rather than wait for the next event.
             ids += self._write_until(self.next_step + 1)

@@ -189,10 +189,11 @@ def full_logits(model: keras.Model, tokens: np.ndarray) -> np.ndarray:
 
 
 def step_logits(step: keras.Model, config, tokens: np.ndarray) -> np.ndarray:
-    h = c = np.zeros((1, config.units), np.float32)
+    states = [np.zeros((1, config.units), np.float32)] * 2
     out = []
     for t in tokens:
-        logits, h, c = step([np.array([[t]], np.int32), h, c], training=False)
+        logits, *states = step([np.array([[t]], np.int32), *states], training=False)
+        states = [np.asarray(s) for s in states]
         out.append(np.asarray(logits)[0])
     return np.stack(out)
 

@@ -221,6 +221,7 @@ def train(args) -> int:
                   steps_per_epoch=config.steps_per_epoch or None)
     wall_s = time.monotonic() - started
     config, model, _ = load_trained(out)  # the best epoch, as export will see it
+    compile_model(model, config)
     loss, accuracy = model.evaluate(data["test"], verbose=0)
     run["training"] = {"epochs": len(history.get("loss", [])), "wall_s": round(wall_s, 1),
                        "best_val_loss": min(history.get("val_loss", [float("nan")])),
@@ -284,8 +285,14 @@ def _windows(ids: np.ndarray, n: int):
         yield ids[max(0, end - n):end]
 
 
-def generate(model_path, prompt, out, **kwargs):
-    """Offline generation through the exported model (see training/generate.py)."""
+def generate(model_path, prompt, out, *, tokens: int = 56 * 4, **kwargs):
+    """Offline generation through the exported model (training/generate.py). With no prompt, the
+    seed's: the first 16 chords of test chorale 2; 56 chords (224 tokens) follow by default."""
     from ..generate import generate_file
 
-    return generate_file(model_path, prompt, out, **kwargs)
+    prompt_tokens = None
+    if prompt is None:
+        chorale = load_chorales(Config.data)["test"][2]
+        prompt_tokens = to_ids(chorale[:16]).tolist()
+    return generate_file(model_path, prompt, out, tokens=tokens, prompt_tokens=prompt_tokens,
+                         **kwargs)

@@ -1,0 +1,247 @@
+"""`improvd generate`: continue a prompt offline with an exported .onnx model, write MIDI (and WAV).
+
+    improvd generate --model X.onnx --prompt phrase.mid|tune.abc --out out.mid [--wav out.wav]
+
+Generation runs the exported file through the daemon's own runner (improvd.daemon.runner), so a
+generated piece also proves the artifact: same tokenizer spec, same graph the daemon plays live.
+The prompt is read with the model's tokenizer (a MIDI file through its events; an ABC file as
+text for a character model, else through music21), the continuation is sampled with temperature
+(or greedily), and prompt + continuation are decoded to timed events and written as MIDI.
+A recipe may add its own steps (abc-char-lstm: split the text into tunes and convert each with
+music21); its module's `generate` is used when it has one.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from improvd.daemon.events import Event
+
+log = logging.getLogger(__name__)
+
+MIDI_SUFFIXES = (".mid", ".midi")
+ABC_SUFFIXES = (".abc",)
+
+
+class GenerateError(ValueError):
+    """Bad prompt, bad output path: a user error with the file named."""
+
+
+# --- prompt --------------------------------------------------------------------------------------
+def prompt_ids(path: Path, tokenizer) -> list[int]:
+    from .parsing import parse_midi_file, parse_score_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise GenerateError(f"prompt {path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in MIDI_SUFFIXES:
+        try:
+            events = parse_midi_file(str(path))
+        except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
+            raise GenerateError(f"prompt {path}: not a readable MIDI file ({exc})") from exc
+        ids = tokenizer.encode(events)
+    elif suffix in ABC_SUFFIXES:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if "X:" not in text:
+            raise GenerateError(f"prompt {path}: no ABC tune in it (no 'X:' line)")
+        if hasattr(tokenizer, "text_to_ids"):  # a character model reads the tune as it is
+            ids = tokenizer.text_to_ids(text.strip() + "\n")
+        else:
+            try:
+                tunes = parse_score_file(str(path))
+            except Exception as exc:  # music21 raises many unrelated types for bad ABC
+                raise GenerateError(f"prompt {path}: music21 cannot read it ({exc})") from exc
+            ids = tokenizer.encode(tunes[0][1]) if tunes else []
+    else:
+        raise GenerateError(f"prompt {path}: format {suffix or '(none)'} is not one this model "
+                            f"reads; give a {'/'.join(MIDI_SUFFIXES + ABC_SUFFIXES)} file")
+    if not ids:
+        raise GenerateError(f"prompt {path}: no notes this model's tokenizer can use")
+    return ids
+
+
+# --- sampling ------------------------------------------------------------------------------------
+def sample(runner, prompt: Sequence[int], n: int, *, temperature: float = 1.0,
+           greedy: bool = False, seed: int | None = 0) -> tuple[list[int], list[float]]:
+    """Feeds the prompt, then n sampled tokens -> (tokens, ms per generated token)."""
+    from improvd.daemon.sampling import Sampler
+
+    sampler = Sampler(temperature=temperature, top_p=1.0, seed=seed)
+    everything = np.ones(runner.vocab_size, dtype=bool)
+    runner.reset()
+    for token in prompt:
+        runner.advance(int(token))
+    out, cost_ms = [], []
+    for _ in range(n):
+        logits = runner.logits
+        token = int(np.argmax(logits)) if greedy else int(sampler.sample(logits, everything))
+        started = time.perf_counter()
+        runner.advance(token)
+        cost_ms.append((time.perf_counter() - started) * 1e3)
+        out.append(token)
+    return out, cost_ms
+
+
+# --- MIDI out ------------------------------------------------------------------------------------
+def write_midi(events: Sequence[Event], path: Path, *, ticks_per_beat: int = 480,
+               bpm: float = 120.0) -> Path:
+    import mido
+
+    from .render import _atomic
+
+    path = Path(path)
+    seconds_per_tick = 60.0 / bpm / ticks_per_beat
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0)])
+    now = 0
+    ordered = sorted(events, key=lambda e: (e.time, e.is_note_on, e.pitch))
+    for e in ordered:
+        tick = max(now, round(e.time / seconds_per_tick))
+        if e.is_note_on:
+            msg = mido.Message("note_on", note=e.pitch, velocity=e.velocity, channel=e.channel)
+        elif e.is_note_off:
+            msg = mido.Message("note_off", note=e.pitch, velocity=0, channel=e.channel)
+        else:
+            msg = mido.Message("control_change", control=e.pitch, value=e.velocity,
+                               channel=e.channel)
+        track.append(msg.copy(time=tick - now))
+        now = tick
+    midi = mido.MidiFile(ticks_per_beat=ticks_per_beat)
+    midi.tracks.append(track)
+    with _atomic(path) as tmp:
+        midi.save(str(tmp))
+    return path
+
+
+def shift(events: Sequence[Event], start: float) -> list[Event]:
+    first = min((e.time for e in events), default=0.0)
+    return [Event(e.time - first + start, e.kind, e.pitch, e.velocity, e.channel) for e in events]
+
+
+# --- whole runs ----------------------------------------------------------------------------------
+def generate_file(model_path: Path, prompt: Path | None, out: Path, *, tokens: int = 256,
+                  temperature: float = 1.0, greedy: bool = False, seed: int | None = 0,
+                  wav: Path | None = None, prompt_tokens: Sequence[int] | None = None,
+                  runner=None) -> dict:
+    """Prompt -> continuation -> MIDI (+ WAV). Returns a report (tokens, notes, ms/token)."""
+    from improvd.daemon.events import events_to_notes
+    from improvd.daemon.runner import load_runner
+
+    runner = runner or load_runner(model_path)
+    tok = runner.tokenizer
+    if prompt_tokens is None:
+        if prompt is None:
+            raise GenerateError("no prompt: give --prompt phrase.mid or tune.abc")
+        prompt_tokens = prompt_ids(prompt, tok)
+    generated, cost_ms = sample(runner, prompt_tokens, tokens, temperature=temperature,
+                                greedy=greedy, seed=seed)
+    events = tok.decode(list(prompt_tokens) + generated)
+    answer = tok.decode(generated)
+    if not any(e.is_note_on for e in events):
+        raise GenerateError(f"{model_path}: the generated tokens decode to no notes")
+    write_midi(events, out)
+    report = {"model": str(model_path), "out": str(out), "prompt_tokens": len(prompt_tokens),
+              "generated_tokens": len(generated),
+              "answer_notes": len(events_to_notes(answer)),
+              "ms_per_token_median": statistics.median(cost_ms) if cost_ms else None,
+              "temperature": None if greedy else temperature, "greedy": greedy,
+              "tokens": generated}
+    if wav:
+        from .render import render_midi
+
+        report["wav"], report["renderer"] = str(wav), render_midi(out, wav)
+    log.info("wrote %s: %d prompt + %d generated tokens, %d answer notes", out,
+             len(prompt_tokens), len(generated), report["answer_notes"])
+    return report
+
+
+def generate_abc(model_path: Path, prompt: Path | None, out: Path, *, tokens: int = 1000,
+                 temperature: float = 1.0, **kwargs) -> dict:
+    """As generate_file, then the seed's last step: split the sampled text into tunes, convert
+    each to MIDI with music21 (out.tuneNN.mid) and report the share that parses."""
+    from improvd.daemon.runner import load_runner
+
+    runner = load_runner(model_path)
+    tok = runner.tokenizer
+    if not hasattr(tok, "ids_to_text"):
+        raise GenerateError(f"{model_path}: not an ABC character model")
+    prompt_tokens = prompt_ids(prompt, tok) if prompt else tok.text_to_ids("X")
+    report = generate_file(model_path, None, out, tokens=tokens, temperature=temperature,
+                           prompt_tokens=prompt_tokens, runner=runner, **kwargs)
+    text = tok.ids_to_text(list(prompt_tokens) + report["tokens"])
+    out = Path(out)
+    out.with_suffix(".abc").write_text(text)
+    report.update(tunes_to_midi(text, out))
+    print(f"{report['tunes_parsed']} of {report['tunes']} generated tunes parse with music21")
+    return report
+
+
+def split_tunes(text: str) -> list[str]:
+    """Generated text -> tunes: from an X: line to the next X: line or blank line."""
+    import re
+
+    return [m.group(0).strip() for m in re.finditer(r"^X:.*?(?=\n\s*\n|\nX:|\Z)", text,
+                                                     re.M | re.S)]
+
+
+def tunes_to_midi(text: str, out: Path) -> dict:
+    from music21 import converter
+
+    tunes = split_tunes(text)
+    parsed = 0
+    for i, tune in enumerate(tunes, 1):
+        try:
+            score = converter.parse(tune, format="abc")
+            if not score.flatten().notes:
+                continue
+            score.write("midi", fp=str(out.with_suffix(f".tune{i:02d}.mid")))
+            parsed += 1
+        except Exception as exc:  # music21 raises many types for text it cannot read
+            log.info("generated tune %d does not parse: %s", i, exc)
+    return {"tunes": len(tunes), "tunes_parsed": parsed,
+            "parse_share": parsed / len(tunes) if tunes else 0.0}
+
+
+# --- command line --------------------------------------------------------------------------------
+def register(sub) -> None:
+    p = sub.add_parser("generate", help="continue a prompt offline with an exported model")
+    p.add_argument("--model", required=True, type=Path, help="an exported .onnx model")
+    p.add_argument("--prompt", type=Path, help="phrase.mid or tune.abc (ABC models: optional)")
+    p.add_argument("--out", required=True, type=Path, help="MIDI file to write")
+    p.add_argument("--wav", type=Path, help="also render a WAV (fluidsynth, else a numpy synth)")
+    p.add_argument("--tokens", type=int, help="tokens to generate (default: the recipe's)")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--greedy", action="store_true", help="always the most likely token")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(handler=_handle)
+
+
+def _handle(args) -> int:
+    from improvd.daemon.__main__ import CommandError
+    from improvd.daemon.artifact import ModelFileError
+    from improvd.daemon.runner import open_session
+
+    from .recipes import UnknownRecipeError, get_recipe
+
+    if args.temperature <= 0:
+        raise CommandError("--temperature must be above 0")
+    try:
+        _, info = open_session(args.model)
+        try:
+            fn = getattr(get_recipe(info.recipe), "generate", generate_file)
+        except UnknownRecipeError:
+            fn = generate_file
+        extra = {"tokens": args.tokens} if args.tokens else {}
+        report = fn(args.model, args.prompt, args.out, temperature=args.temperature,
+                    greedy=args.greedy, seed=args.seed, wav=args.wav, **extra)
+    except (GenerateError, ModelFileError) as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"wrote {args.out}: {report['generated_tokens']} tokens, {report['answer_notes']} "
+          f"answer notes, {report['ms_per_token_median']:.2f} ms/token (median)")
+    return 0

@@ -1,0 +1,100 @@
+"""Events or a MIDI file -> WAV, to listen to what a model generated.
+
+With fluidsynth and the General MIDI soundfont installed (Debian: fluidsynth, fluid-soundfont-gm)
+the MIDI file is rendered by fluidsynth; otherwise a small numpy synth (sine partials with a
+decaying envelope, as seed 001's sine synth but with note lengths and velocities) writes it.
+Files are written beside the target and renamed into place, so a failure leaves no partial WAV.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import wave
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from improvd.daemon.events import Event, events_to_notes
+
+log = logging.getLogger(__name__)
+
+SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+SAMPLE_RATE = 44100
+
+
+class RenderError(RuntimeError):
+    pass
+
+
+def render_midi(midi_path: Path, wav_path: Path, *, soundfont: Path = SOUNDFONT,
+                sample_rate: int = SAMPLE_RATE) -> str:
+    """-> "fluidsynth" or "numpy", whichever rendered it."""
+    midi_path, wav_path = Path(midi_path), Path(wav_path)
+    if shutil.which("fluidsynth") and Path(soundfont).is_file():
+        with _atomic(wav_path) as tmp:
+            cmd = ["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", str(sample_rate), "-F", str(tmp),
+                   str(soundfont), str(midi_path)]
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+            if done.returncode != 0 or not tmp.is_file() or tmp.stat().st_size <= 44:
+                raise RenderError(f"fluidsynth could not render {midi_path}: "
+                                  f"{(done.stderr or done.stdout).strip()[-300:]}")
+        return "fluidsynth"
+    from .parsing import parse_midi_file
+
+    log.info("fluidsynth or %s missing: rendering with the numpy synth", soundfont)
+    synth_wav(parse_midi_file(str(midi_path)), wav_path, sample_rate=sample_rate)
+    return "numpy"
+
+
+def synth_wav(events: Iterable[Event], wav_path: Path, *, sample_rate: int = SAMPLE_RATE) -> None:
+    notes = events_to_notes(sorted(events, key=lambda e: e.time))
+    if not notes:
+        raise RenderError(f"{wav_path}: nothing to render (no notes)")
+    end = max(n.end for n in notes) + 0.5
+    out = np.zeros(int(end * sample_rate) + 1)
+    for n in notes:
+        start = int(n.start * sample_rate)
+        length = max(1, int((n.end - n.start + 0.1) * sample_rate))  # a short release tail
+        t = np.arange(length) / sample_rate
+        freq = 440.0 * 2 ** ((n.pitch - 69) / 12)
+        tone = np.sin(2 * np.pi * freq * t) + 0.3 * np.sin(4 * np.pi * freq * t)
+        # Attack of 5 ms and an exponential decay: no clicks, and repeated notes stay distinct.
+        envelope = np.minimum(1.0, t / 0.005) * np.exp(-2.0 * t)
+        envelope[-int(0.1 * sample_rate):] *= np.linspace(1, 0, min(length, int(0.1 * sample_rate)))
+        out[start:start + length] += (n.velocity / 127) * tone * envelope
+    out *= 0.8 / max(1e-9, np.abs(out).max())
+    with _atomic(Path(wav_path)) as tmp:
+        with wave.open(str(tmp), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(sample_rate)
+            w.writeframes((out * 32767).astype("<i2").tobytes())
+
+
+class _atomic:
+    """with _atomic(path) as tmp: write tmp; it replaces path only if the block succeeds."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
+                                   suffix=self.path.suffix)
+        os.close(fd)
+        self.tmp = Path(tmp)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual mode
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
