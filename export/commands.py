@@ -1,5 +1,98 @@
-"""Training subcommands (filled in by the training work)."""
+"""Export subcommands: `improvd export | verify | quantize`.
+
+Only argparse at import time; TensorFlow, tf2onnx and onnx load inside the handlers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def user_errors():
+    """The export stack's "your input is wrong" exceptions -> one-line CommandErrors."""
+    from improvd.daemon.__main__ import CommandError
+    from improvd.daemon.artifact import ModelFileError
+    from improvd.training.recipes import UnknownRecipeError
+    from improvd.training.train import RunDirError
+
+    from .verify import ParityError
+
+    try:
+        yield
+    except (ModelFileError, RunDirError, UnknownRecipeError, ParityError) as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def _export(args) -> int:
+    with user_errors():
+        from improvd.training.recipes import get_recipe
+        from improvd.training.train import read_run_info
+
+        run_dir, out = Path(args.run), Path(args.out)
+        recipe = get_recipe(read_run_info(run_dir)["recipe"])
+        info = recipe.export(run_dir, out, quantize=args.quantize)
+        if args.card:
+            from .card import write_card
+
+            write_card(Path(args.card), out, info)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)" +
+          (f" and {args.card}" if args.card else ""))
+    return 0
+
+
+def _verify(args) -> int:
+    with user_errors():
+        from .verify import verify_file
+
+        verify_file(Path(args.model), Path(args.run) if args.run else None)
+    print("verify: OK")
+    return 0
+
+
+def _quantize(args) -> int:
+    with user_errors():
+        from improvd.daemon.runner import open_session
+
+        from .quantize import compare, quantize_model
+
+        open_session(args.model)  # refuse a file that is not an improvd model before writing
+        out = quantize_model(Path(args.model), Path(args.out))
+        if args.run:
+            from improvd.training.train import load_splits
+
+            compare(Path(args.model), out, load_splits(Path(args.run))["test"])
+    return 0
 
 
 def register(sub) -> None:
-    pass
+    p = sub.add_parser("export", help="turn a training run into one verified .onnx model",
+                       description="Convert a run's best checkpoint to ONNX with tf2onnx, check "
+                       "parity with TensorFlow, evaluate it on the run's test split against "
+                       "baselines and store everything in the model's metadata.")
+    p.add_argument("--run", required=True, help="the training run directory")
+    p.add_argument("--out", required=True, help="the .onnx file to write")
+    p.add_argument("--card", default=None, help="also write a model card (Markdown) here")
+    p.add_argument("--quantize", action="store_true",
+                   help="ship int8 dynamic-quantized weights (reports the NLL change)")
+    p.set_defaults(handler=_export)
+
+    p = sub.add_parser("verify", help="check a model file (and its parity with a run)",
+                       description="Load a model through the daemon's runner; with --run, check "
+                       "ONNX vs TensorFlow logits (max |diff| <= 1e-4) on the run's test split "
+                       "and the step-by-step graph against the whole-sequence one.")
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("--run", default=None, help="the training run it was exported from")
+    p.set_defaults(handler=_verify)
+
+    p = sub.add_parser("quantize", help="int8 dynamic quantization of a model",
+                       description="Quantize a model's weights to int8 (onnxruntime "
+                       "quantize_dynamic); with --run, report the held-out NLL before/after.")
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("--out", required=True, help="the quantized .onnx file to write")
+    p.add_argument("--run", default=None, help="training run whose test split to score on")
+    p.set_defaults(handler=_quantize)

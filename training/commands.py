@@ -1,5 +1,116 @@
-"""Training subcommands (filled in by the training work)."""
+"""Training subcommands: `improvd prepare | train | evaluate`.
+
+Only argparse at import time: TensorFlow and music21 load inside the handlers, so the daemon's
+own commands stay fast and light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Turns the training stack's "your input is wrong" exceptions into one-line CommandErrors."""
+    from improvd.daemon.__main__ import CommandError
+    from improvd.daemon.artifact import ModelFileError
+
+    from . import sources, train
+    from .recipes import ConfigError, UnknownRecipeError
+
+    try:
+        yield
+    except (sources.SourceError, ConfigError, UnknownRecipeError, train.RunDirError,
+            ModelFileError) as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def _prepare(args) -> int:
+    with user_errors():
+        from improvd.daemon.tokenizers.performance import PerformanceTokenizer
+
+        from . import dataset
+
+        shifts = tuple(s for s in range(-args.transpose, args.transpose + 1) if s)
+        summary = dataset.prepare(args.source, Path(args.out), PerformanceTokenizer(),
+                                  augment_transpositions=shifts, stretches=tuple(args.stretch),
+                                  limit=args.limit)
+    print(json.dumps(summary["splits"], indent=2))
+    return 0
+
+
+def _train(args) -> int:
+    with user_errors():
+        from .recipes import get_recipe
+
+        recipe = get_recipe(args.recipe)
+        if args.resume and not (Path(args.out) / "run.json").is_file():
+            from .train import RunDirError
+
+            raise RunDirError(f"{args.out}: nothing to resume (no run.json)")
+        return recipe.train(args)
+
+
+def _evaluate(args) -> int:
+    with user_errors():
+        from .evaluate import evaluate_run
+
+        result = evaluate_run(Path(args.model), Path(args.run), args.max_order)
+    if args.json:
+        from .train import write_json_atomic
+
+        write_json_atomic(Path(args.json), result)
+    return 0
 
 
 def register(sub) -> None:
-    pass
+    p = sub.add_parser("prepare", help="parse, split and tokenize a source into .npz files",
+                       description="Load a source (music21 corpus, MIDI/ABC folder, jsb:<tgz>), "
+                       "split it by piece and write performance tokens per split.")
+    p.add_argument("--source", default="music21",
+                   help="music21, music21:<collection>, a MIDI/ABC folder or file, jsb:<tgz>")
+    p.add_argument("--out", required=True, help="folder for train/valid/test .npz")
+    p.add_argument("--limit", type=int, default=None, help="at most this many pieces")
+    p.add_argument("--transpose", type=int, default=0,
+                   help="augment the train split by -N..+N semitones")
+    p.add_argument("--stretch", type=float, action="append", default=[],
+                   help="augment the train split with this tempo factor (repeatable)")
+    p.set_defaults(handler=_prepare)
+
+    p = sub.add_parser("train", help="train a recipe into a run directory",
+                       description="Train a model; the run directory gets checkpoints, history, "
+                       "loss.png, TensorBoard logs and run.json (all export needs).")
+    p.add_argument("--recipe", default="performance-lstm",
+                   help="model family (see training/recipes; default performance-lstm)")
+    p.add_argument("--size", default="default",
+                   help="a table of the recipe's TOML config, e.g. default or tiny")
+    p.add_argument("--config", type=Path, default=None,
+                   help="a TOML config file instead of training/configs/<recipe>.toml")
+    p.add_argument("--source", default=None, help="override the config's data source")
+    p.add_argument("--limit", type=int, default=None, help="override the config's piece limit")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint and epoch")
+    p.add_argument("--strategy", choices=("default", "mirrored", "multiworker"),
+                   default="default", help="tf.distribute strategy (multiworker reads TF_CONFIG)")
+    p.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
+    p.add_argument("--steps", type=int, default=None, help="override the steps per epoch")
+    p.set_defaults(handler=_train)
+
+    p = sub.add_parser("evaluate", help="held-out NLL/accuracy of a model vs baselines",
+                       description="Score an exported .onnx on a run's test split (whole pieces, "
+                       "one token at a time) next to unigram and Markov baselines.")
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("--run", required=True, help="the training run directory (its test split)")
+    p.add_argument("--max-order", type=int, default=5, help="highest Markov baseline order")
+    p.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    p.set_defaults(handler=_evaluate)
+
+
+_ = argparse  # register() receives argparse subparsers; imported for readers and type checkers

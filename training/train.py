@@ -22,6 +22,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -113,6 +114,27 @@ class HistoryWriter(keras.callbacks.Callback):
         plot_history(self.history, self.out_dir / LOSS_PNG)
 
 
+class TimeBudget(keras.callbacks.Callback):
+    """Stops after the epoch that would make the next one overrun `limit_s` of wall time, so a
+    run given an hour ends with a finished epoch and its checkpoints."""
+
+    def __init__(self, limit_s: float):
+        super().__init__()
+        self.limit_s = limit_s
+        self.started = time.monotonic()
+        self.epoch_started = self.started
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch_started = time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        now = time.monotonic()
+        if now + (now - self.epoch_started) > self.started + self.limit_s:
+            log.info("time budget of %.0f s reached after epoch %d; stopping", self.limit_s,
+                     epoch + 1)
+            self.model.stop_training = True
+
+
 def plot_history(history: dict[str, list[float]], path: Path) -> None:
     import matplotlib
 
@@ -150,8 +172,10 @@ def _prepare_resume(model: keras.Model, out_dir: Path) -> tuple[int, dict[str, l
 
 def fit(model: keras.Model, train_ds, valid_ds, out_dir: Path, *, epochs: int, patience: int = 3,
         resume: bool = False, steps_per_epoch: int | None = None,
-        validation_steps: int | None = None, monitor: str = "val_loss") -> dict:
-    """Trains a compiled model; returns the whole history (including resumed epochs)."""
+        validation_steps: int | None = None, monitor: str = "val_loss",
+        time_limit_s: float | None = None) -> dict:
+    """Trains a compiled model; returns the whole history (including resumed epochs).
+    `time_limit_s` stops at an epoch boundary before the wall-time budget runs out."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     initial_epoch, history = _prepare_resume(model, out_dir) if resume else (0, {})
@@ -171,6 +195,8 @@ def fit(model: keras.Model, train_ds, valid_ds, out_dir: Path, *, epochs: int, p
         keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience),
         keras.callbacks.TensorBoard(log_dir=str(out_dir / "tensorboard")),
     ]
+    if time_limit_s:
+        callbacks.append(TimeBudget(time_limit_s))
     if resume and history.get(monitor):
         # The best checkpoint callback must not overwrite a better epoch from before the resume.
         callbacks[0].best = (max if mode == "max" else min)(history[monitor])

@@ -43,6 +43,7 @@ class Config:
     steps_per_epoch: int = 0  # 0 = one pass over the training windows
     validation_steps: int = 0  # 0 = the whole validation split
     patience: int = 3
+    time_limit_min: float = 0.0  # 0 = no wall-time budget
     transpose: int = 0
     stretches: tuple = ()
     seed: int = 0
@@ -108,12 +109,14 @@ def full_logits(model: keras.Model, tokens: np.ndarray) -> np.ndarray:
 
 def step_logits(step: keras.Model, config: Config, tokens: np.ndarray) -> np.ndarray:
     """The same logits, one token at a time through the step graph with the state carried."""
-    states = [np.zeros((1, config.units), np.float32) for _ in state_names(config)]
+    import tensorflow as tf
+
+    run_step = tf.function(lambda inputs: step(inputs, training=False))  # traced once, not eager
+    states = [tf.zeros((1, config.units)) for _ in state_names(config)]
     out = []
     for t in tokens:
-        logits, *states = step([np.array([[t]], np.int32), *states], training=False)
-        states = [np.asarray(s) for s in states]
-        out.append(np.asarray(logits)[0])
+        logits, *states = run_step([tf.constant([[t]], tf.int32), *states])
+        out.append(logits.numpy()[0])
     return np.stack(out)
 
 
@@ -196,7 +199,8 @@ def train(args) -> int:
     started = time.monotonic()
     history = fit(model, train_ds, valid_ds, out, epochs=config.epochs, patience=config.patience,
                   resume=args.resume, steps_per_epoch=config.steps_per_epoch or None,
-                  validation_steps=config.validation_steps or None)
+                  validation_steps=config.validation_steps or None,
+                  time_limit_s=config.time_limit_min * 60 or None)
     wall_s = previous.get("wall_s", 0.0) + time.monotonic() - started
     epochs_done = len(history.get("loss", []))
     run["training"] = {
