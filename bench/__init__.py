@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): `python -m bench` measures, prints and writes bench/results/."""

@@ -1,0 +1,130 @@
+"""What every benchmark shares: percentiles, figures with targets, result files, the machine.
+
+A benchmark returns a result dict; `write_result` stores it as bench/results/<name>.json:
+  {"benchmark", "date", "machine", "quick", "figures": [figure...], "details": {...}}
+where each figure is {"figure", "target", "measured", "unit", "pass", "why"}. Figures are measured
+values only: a figure that could not be measured has measured None and pass None, and says why.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+SHIPPED_MODEL = PROJECT_ROOT / "models" / "default.onnx"
+# The real JACK period of every end-to-end benchmark: jackd -d dummy -r 48000 -p 64.
+JACK_PERIOD_S = 64 / 48000
+
+
+def stats(samples: Sequence[float], scale: float = 1.0) -> dict:
+    """n, p50, p99, max, mean of `samples` (times `scale`, e.g. 1000 for seconds -> ms)."""
+    a = np.asarray(samples, dtype=np.float64) * scale
+    if a.size == 0:
+        return {"n": 0, "p50": None, "p99": None, "max": None, "mean": None}
+    return {"n": int(a.size), "p50": float(np.percentile(a, 50)),
+            "p99": float(np.percentile(a, 99)), "max": float(a.max()), "mean": float(a.mean())}
+
+
+def figure(name: str, measured: float | None, unit: str, target: str,
+           passes: Callable[[float], bool] | None, why: str = "") -> dict:
+    """One row of the summary. `passes` is None for a figure with no numeric target."""
+    ok = None if measured is None or passes is None else bool(passes(measured))
+    return {"figure": name, "target": target, "measured": measured, "unit": unit, "pass": ok,
+            "why": why}
+
+
+def time_calls(fn: Callable[[], object], n: int) -> list[float]:
+    """Seconds per call of fn(), n calls, each timed on its own with perf_counter."""
+    out = []
+    for _ in range(n):
+        started = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def machine() -> dict:
+    """CPU model and cores (from /proc/cpuinfo), load average, GPU presence by device file."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidia0").exists()
+    return {"cpu": model, "cores": os.cpu_count(), "loadavg": list(os.getloadavg()),
+            "gpu": "present" if gpu else "no GPU available", "python": platform.python_version()}
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def model_under_test(tmp_dir: Path) -> tuple[Path, str]:
+    """(path, description): the shipped models/default.onnx, else a random-weights model of the
+    same contract (tests/model_fixtures.py), so the benchmarks run before a model is shipped."""
+    if SHIPPED_MODEL.is_file():
+        return SHIPPED_MODEL, "models/default.onnx"
+    from tests.model_fixtures import make_random_recurrent_model
+
+    path = make_random_recurrent_model(Path(tmp_dir) / "random.onnx")
+    return path, "random-weights fixture (models/default.onnx not shipped yet)"
+
+
+def write_result(name: str, result: dict, results_dir: Path = RESULTS_DIR) -> Path:
+    """bench/results/<name>.json, written beside and renamed: never a half-written file."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{name}.json"
+    fd, tmp = tempfile.mkstemp(dir=results_dir, prefix=f".{name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(result, f, indent=2, sort_keys=False, default=float)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def histogram(samples_ms: dict[str, Sequence[float]], path: Path, title: str,
+              limit_ms: float | None = None) -> Path | None:
+    """One PNG with a histogram per series (ms); a vertical line marks the target if given."""
+    series = {k: v for k, v in samples_ms.items() if len(v)}
+    if not series:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on a headless machine
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(series), 1, figsize=(7, 2.4 * len(series)), squeeze=False)
+    for ax, (name, values) in zip(axes[:, 0], series.items()):
+        ax.hist(values, bins=60, color="tab:blue")
+        if limit_ms is not None:
+            ax.axvline(limit_ms, color="tab:red", linestyle="--", label="target")
+            ax.legend()
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("ms")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def result(name: str, quick: bool, figures: list[dict], details: dict) -> dict:
+    return {"benchmark": name, "date": now_utc(), "machine": machine(), "quick": quick,
+            "figures": figures, "details": details}

@@ -1,0 +1,119 @@
+"""Figure 1: per-token inference at batch 1, three ways, same weights, same run.
+
+  onnx step      the daemon's way: improvd's OnnxRecurrentRunner.advance(token), one thread, state
+                 carried, O(1) per token
+  seeds' way     Keras `model.predict` on the whole context window for every note, as the seed
+                 notebooks generate
+  TF eager       the Keras step graph called eagerly with the state carried
+
+The Keras graphs hold the .onnx file's own weights (bench/keras_weights.py), checked for parity
+first. The machine is shared and noisy, so the three are measured in interleaved rounds and
+compared by medians and ratios.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import common
+
+log = logging.getLogger(__name__)
+
+NAME = "inference"
+ONNX_P99_MS = 0.2
+MIN_SPEEDUP = 250.0
+
+
+def phrase_tokens(tokenizer, length: int) -> np.ndarray:
+    """A real performance-token stream (a scale in eighths with varied dynamics), `length` long."""
+    from improvd.daemon.events import Note, notes_to_events
+
+    scale = [60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64, 62]
+    notes = [Note(scale[i % len(scale)], 50 + (i * 13) % 70, i * 0.25, i * 0.25 + 0.2)
+             for i in range(length)]
+    ids = tokenizer.encode(notes_to_events(notes))
+    return np.asarray((ids * (length // len(ids) + 1))[:length], dtype=np.int32)
+
+
+def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
+    from improvd.daemon.runner import load_runner
+
+    rounds, onnx_n, eager_n, predict_n = (1, 100, 5, 2) if quick else (5, 400, 40, 10)
+    with tempfile.TemporaryDirectory(prefix="improvd-bench-") as tmp:
+        path, described = common.model_under_test(Path(tmp))
+        runner = load_runner(path, "cpu", threads=1)
+        window = runner.info.context_length
+        tokens = phrase_tokens(runner.tokenizer, max(window, onnx_n) + 1)
+
+        import tensorflow as tf
+
+        from .keras_weights import check_parity, keras_models
+
+        config, model, step = keras_models(path, runner.info)
+    parity = check_parity(runner, config, model, step, tokens[:64])
+
+    states = [tf.zeros((1, config.units)) for _ in range(2 * config.layers)]
+    eager_state = {"states": states, "i": 0}
+
+    def eager_step():
+        i = eager_state["i"] = eager_state["i"] + 1
+        token = tf.constant([[int(tokens[i % len(tokens)])]], dtype=tf.int32)
+        _, *eager_state["states"] = step([token, *eager_state["states"]], training=False)
+
+    window_batch = tokens[None, -window:]
+
+    def seeds_predict():
+        model.predict(window_batch, verbose=0)
+
+    onnx_i = {"i": 0}
+
+    def onnx_step():
+        i = onnx_i["i"] = onnx_i["i"] + 1
+        runner.advance(int(tokens[i % len(tokens)]))
+
+    for fn in (onnx_step, eager_step, seeds_predict):  # first calls build and trace
+        common.time_calls(fn, 3)
+    onnx_s, eager_s, predict_s = [], [], []
+    for r in range(rounds):  # interleaved, so a load spike hits all three alike
+        onnx_s += common.time_calls(onnx_step, onnx_n)
+        eager_s += common.time_calls(eager_step, eager_n)
+        predict_s += common.time_calls(seeds_predict, predict_n)
+        log.info("round %d/%d done", r + 1, rounds)
+    onnx, eager, seeds = (common.stats(s, 1000) for s in (onnx_s, eager_s, predict_s))
+    speedup = seeds["p50"] / onnx["p50"]
+    figures = [
+        common.figure("1. ONNX step p99 (batch 1, one thread)", onnx["p99"], "ms",
+                      f"<= {ONNX_P99_MS} ms", lambda v: v <= ONNX_P99_MS,
+                      f"p50 {onnx['p50']:.3f} ms over {onnx['n']} steps"),
+        common.figure("1. ONNX step vs seeds' predict-per-note (p50 ratio)", speedup, "x",
+                      f">= {MIN_SPEEDUP:.0f}x", lambda v: v >= MIN_SPEEDUP,
+                      f"predict on a {window}-token window: p50 {seeds['p50']:.1f} ms, "
+                      f"p99 {seeds['p99']:.1f} ms"),
+        common.figure("1. ONNX step vs TF eager step (p50 ratio)", eager["p50"] / onnx["p50"],
+                      "x", "report only", None,
+                      f"TF eager p50 {eager['p50']:.2f} ms, p99 {eager['p99']:.2f} ms"),
+    ]
+    common.histogram({"onnx step (ms)": np.asarray(onnx_s) * 1000,
+                      "TF eager step (ms)": np.asarray(eager_s) * 1000,
+                      "Keras predict on the window (ms)": np.asarray(predict_s) * 1000},
+                     results_dir / f"{NAME}.png", "per-token inference, batch 1")
+    details = {
+        "model": described, "recipe": runner.info.recipe,
+        "config": {"layers": config.layers, "units": config.units, "embed_dim": config.embed_dim},
+        "window_tokens": window, "parity_max_abs_diff": parity,
+        "onnx_step_ms": onnx, "tf_eager_step_ms": eager, "seeds_predict_ms": seeds,
+        "ratios": {"seeds_p50_over_onnx_p50": speedup,
+                   "seeds_p99_over_onnx_p99": seeds["p99"] / onnx["p99"],
+                   "eager_p50_over_onnx_p50": eager["p50"] / onnx["p50"]},
+        "threads": {"onnxruntime_intra_op": 1,
+                    "tensorflow_intra_op": tf.config.threading.get_intra_op_parallelism_threads()
+                    or "default (all cores)"},
+        "rounds": rounds,
+    }
+    out = common.result(NAME, quick, figures, details)
+    common.write_result(NAME, out, results_dir)
+    return out
