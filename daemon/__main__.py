@@ -57,4 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m improvd.daemon` runs this file as the module __main__; commands raise
+    # improvd.daemon.__main__.CommandError, a second copy of this module: run that copy's main()
+    # so the class it catches is the one they raise.
+    from improvd.daemon.__main__ import main as package_main
+
+    sys.exit(package_main())

@@ -64,6 +64,7 @@ class Engine:
         self.queue_limit = queue_limit
         self.dropped = 0
         self._dropped_reported = 0
+        self._drops_logged_at = -float("inf")
         self._to_event = to_event
         self._thread: threading.Thread | None = None
         self.last_reaction_s: float | None = None
@@ -165,7 +166,9 @@ class Engine:
 
     def tick(self, now: float) -> None:
         """Time has passed: maybe end the call, generate the answer up to now + lookahead."""
-        if self.response is None:
+        # With input still queued the silence is not real yet: a backlog (a flood, a slow machine)
+        # would otherwise turn each old note into a call of its own.
+        if self.response is None and self.queue.empty():
             decision = self.policy.poll(now)
             if isinstance(decision, Respond):
                 self._start_response(decision, now)
@@ -179,10 +182,12 @@ class Engine:
         return self._to_event(msg, t)
 
     def _report_drops(self) -> None:
-        if self.dropped != self._dropped_reported:
+        # At most one line a second: a flood must not turn into a flood of log lines too.
+        now = self.clock()
+        if self.dropped != self._dropped_reported and now - self._drops_logged_at >= 1.0:
             log.warning("input flood: dropped %d messages so far (note-offs are always kept)",
                         self.dropped)
-            self._dropped_reported = self.dropped
+            self._dropped_reported, self._drops_logged_at = self.dropped, now
 
     # --- the answer --------------------------------------------------------------------------
     def _start_response(self, d: Respond, now: float) -> None:
