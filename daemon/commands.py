@@ -181,8 +181,8 @@ def serve(args, config, runner) -> int:
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, on_reload)
     engine.start()
-    log.info("listening on %s:%s, answering on %s:%s (%s)", midi.client_name, midi.input_name,
-             midi.client_name, midi.output_name, backend)
+    # The names as other programs see them (on JACK the output has a client of its own).
+    log.info("listening on %s, answering on %s (%s)", midi_in.name, midi_out.name, backend)
     try:
         while not stopping.is_set():
             wake.wait()

@@ -231,9 +231,10 @@ class MidiOutput(_Port):
     def __init__(self, backend: str, client_name: str, port_name: str, *, virtual: bool = True,
                  connect: Iterable[str] = ()):
         self._lock = threading.Lock()
+        self._flush_s = 0.005
         super().__init__(backend, client_name, port_name, virtual=virtual, connect=connect)
-        # JACK sends what we write on its next cycle; close() waits that long so nothing is lost.
-        self._flush_s = 2 * jack.period_seconds() + 0.005 if backend == "jack" else 0.005
+        if backend == "jack":  # JACK sends what we write on its next cycle: wait for it in close()
+            self._flush_s += 2 * jack.period_seconds()
 
     def _client_name(self, client_name: str) -> str:
         return f"{client_name}-out" if self.backend == "jack" else client_name

@@ -98,11 +98,15 @@ def test_missing_port_names_the_substring_and_lists_ports(server, peer):
 def test_taken_client_name_is_refused(server):
     client = unique("improvd")
     first = ports.MidiInput("jack", client, "in", callback=Recorder())
+    first_out = ports.MidiOutput("jack", client, "out")
     try:
         with pytest.raises(ports.PortError, match="already has a client named"):
             ports.MidiInput("jack", client, "in", callback=Recorder())
+        with pytest.raises(ports.PortError, match=f"already has a client named '{client}-out'"):
+            ports.MidiOutput("jack", client, "out")
     finally:
         first.close()
+        first_out.close()
 
 
 def test_non_virtual_port_needs_something_to_connect(server):
