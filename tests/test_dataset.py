@@ -123,3 +123,19 @@ def test_prepare_bad_source_writes_nothing(tmp_path):
         dataset.prepare(str(tmp_path / "empty"), tmp_path / "out", PerformanceTokenizer(),
                         cache_dir=None)
     assert not (tmp_path / "out").exists()
+
+
+def test_improvd_prepare_command(tmp_path, jsb_tgz, capsys, monkeypatch):
+    from improvd.daemon.__main__ import main
+
+    monkeypatch.chdir(tmp_path)  # the default cache folder is relative to the working directory
+    out = tmp_path / "prepared"
+    assert main(["prepare", "--source", f"jsb:{jsb_tgz}", "--out", str(out), "--limit", "20"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert sum(v["pieces"] for v in summary["splits"].values()) == 20
+    assert {p.name for p in out.iterdir()} == {"train.npz", "valid.npz", "test.npz",
+                                               "summary.json"}
+    (tmp_path / "empty").mkdir()
+    assert main(["prepare", "--source", str(tmp_path / "empty"), "--out", str(tmp_path / "x")]) == 2
+    assert "holds no MIDI" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
