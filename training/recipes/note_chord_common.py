@@ -184,12 +184,17 @@ def window_function(logits_model, seq_len: int):
     return window
 
 
-def export(recipe: ModuleType, run_dir: Path, out_path: Path, verify_windows: int = 8) -> Path:
-    """Best checkpoint -> window ONNX model with metadata; checks ONNX against TensorFlow first."""
+def export(recipe: ModuleType, run_dir: Path, out_path: Path, *, quantize: bool = False,
+           verify_windows: int = 8):
+    """Best checkpoint -> window ONNX model with metadata -> ModelInfo. Nothing is written to
+    out_path unless ONNX (through the daemon's runner) agrees with TensorFlow."""
+    import tempfile
+
     import keras
 
     from improvd.daemon.artifact import ModelInfo
-    from improvd.export.to_onnx import convert
+    from improvd.export.quantize import quantize_model
+    from improvd.export.to_onnx import convert, set_metadata
 
     config, model, run = load_trained(recipe, run_dir)
     logits_model = keras.Model(model.inputs, model.get_layer("logits").output)
@@ -198,20 +203,23 @@ def export(recipe: ModuleType, run_dir: Path, out_path: Path, verify_windows: in
                      context_length=config.seq_len, inputs={"tokens": "tokens"},
                      outputs={"logits": "logits"},
                      training={**run.get("training", {}), "data": run["data"],
-                               "parameters": run["parameters"], "machine": run["machine"]},
+                               "config": run["config"], "parameters": run["parameters"],
+                               "machine": run["machine"], "command": run.get("command")},
                      metrics=run.get("metrics", {}))
-    out_path = Path(out_path)
-    tmp = out_path.with_name(f".{out_path.name}.unverified")
-    convert(fn, fn.input_signature, tmp, info)
-    try:
-        report = verify_window(fn, tmp, len(run["vocabulary"]), config.seq_len, verify_windows)
-        tmp.replace(out_path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    print(f"parity ONNX (daemon runner) vs TF on {report['checked']} contexts: "
-          f"max |logit diff| {report['max_abs_diff']:.2e} (tol {report['tol']:g})")
+    with tempfile.TemporaryDirectory(prefix="improvd-export-") as tmp:
+        float_path = Path(tmp) / "float.onnx"
+        convert(fn, fn.input_signature, float_path, info)
+        parity = verify_window(fn, float_path, len(run["vocabulary"]), config.seq_len,
+                               verify_windows)
+        print(f"parity ONNX (daemon runner) vs TF on {parity['checked']} contexts: "
+              f"max |logit diff| {parity['max_abs_diff']:.2e} (tol {parity['tol']:g})")
+        model_path = quantize_model(float_path, Path(tmp) / "int8.onnx") if quantize \
+            else float_path
+        info = dataclasses.replace(info, metrics={**info.metrics, "parity": parity,
+                                                  "quantized": quantize})
+        set_metadata(model_path, info, out_path)
     log.info("exported %s (window of %d tokens)", out_path, config.seq_len)
-    return out_path
+    return info
 
 
 def verify_window(fn, onnx_path: Path, vocab_size: int, seq_len: int, windows: int) -> dict:

@@ -72,7 +72,7 @@ def generate(model_path, prompt, out, *, tokens: int = 10, **kwargs) -> dict:
     return generate_file(model_path, prompt, out, tokens=tokens, **kwargs)
 
 
-def export(run_dir: Path, out_path: Path, **_) -> Path:
+def export(run_dir: Path, out_path: Path, *, quantize: bool = False):
     import sys
 
-    return common.export(sys.modules[__name__], Path(run_dir), Path(out_path))
+    return common.export(sys.modules[__name__], Path(run_dir), Path(out_path), quantize=quantize)
