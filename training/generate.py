@@ -19,8 +19,6 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from improvd.daemon.events import Event
 
 log = logging.getLogger(__name__)
@@ -71,6 +69,8 @@ def prompt_ids(path: Path, tokenizer) -> list[int]:
 def sample(runner, prompt: Sequence[int], n: int, *, temperature: float = 1.0,
            greedy: bool = False, seed: int | None = 0) -> tuple[list[int], list[float]]:
     """Feeds the prompt, then n sampled tokens -> (tokens, ms per generated token)."""
+    import numpy as np
+
     from improvd.daemon.sampling import Sampler
 
     sampler = Sampler(temperature=temperature, top_p=1.0, seed=seed)
