@@ -72,7 +72,7 @@ class Sampler:
             order = np.argsort(-p)
             cumulative = np.cumsum(p[order])
             # Keep the smallest set whose mass reaches top_p (always at least the best token).
-            keep = order[:int(np.searchsorted(cumulative, self.top_p)) + 1]
+            keep = order[:int(np.searchsorted(cumulative, self.top_p - 1e-9)) + 1]
             kept = np.zeros_like(p)
             kept[keep] = p[keep]
             p = kept / kept.sum()

@@ -1,0 +1,315 @@
+"""The engine with the random-weights fixture model and a fake output port.
+
+Most tests drive it on an injected clock (handle/tick/run_due, no threads), so they are exact and
+fast; a few run the real threads on the real clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import mido
+import pytest
+
+from improvd.daemon.config import Config
+from improvd.daemon.context import ContextWindow
+from improvd.daemon.engine import Engine
+from improvd.daemon.events import Event
+from improvd.daemon.runner import load_runner
+from model_fixtures import make_random_recurrent_model
+
+PHRASE = [60, 62, 64, 65, 67, 65, 64, 62]
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    return make_random_recurrent_model(tmp_path_factory.mktemp("model") / "random.onnx")
+
+
+class FakeOutput:
+    def __init__(self, clock):
+        self.clock = clock
+        self.sent: list[tuple[float, Event]] = []
+        self.lock = threading.Lock()
+
+    def send_event(self, event, channel):
+        with self.lock:
+            self.sent.append((self.clock(), event))
+
+    def events(self, since=-1.0):
+        with self.lock:
+            return [e for t, e in self.sent if t >= since]
+
+
+def sounding(events) -> set[tuple[int, int]]:
+    notes: set[tuple[int, int]] = set()
+    for e in events:
+        if e.is_note_on:
+            notes.add((e.channel, e.pitch))
+        elif e.is_note_off:
+            notes.discard((e.channel, e.pitch))
+    return notes
+
+
+class Rig:
+    """An engine on a fake clock: time moves only when the test says so."""
+
+    def __init__(self, model_path, **overrides):
+        self.now = 100.0
+        self.out = FakeOutput(lambda: self.now)
+        self.runner = load_runner(model_path)
+        config = Config().with_overrides(**{"sampling.seed": 1, **overrides})
+        self.engine = Engine(config, self.runner, self.out, clock=lambda: self.now)
+
+    def advance(self, seconds, step=0.005):
+        end = self.now + seconds
+        while self.now < end - 1e-9:
+            self.now = min(end, self.now + step)
+            self.engine.tick(self.now)
+            self.engine.scheduler.run_due(self.now)
+
+    def send(self, kind, pitch, velocity=90, channel=0):
+        self.engine.handle(Event(self.now, kind, pitch, velocity, channel), self.now)
+        self.engine.tick(self.now)
+        self.engine.scheduler.run_due(self.now)
+
+    def phrase(self, pitches=PHRASE, length=0.2, gap=0.05, channel=0) -> float:
+        for pitch in pitches:
+            self.send("note_on", pitch, channel=channel)
+            self.advance(length)
+            self.send("note_off", pitch, 0, channel=channel)
+            ended = self.now
+            self.advance(gap)
+        return ended
+
+
+def test_a_phrase_gets_a_prompt_answer_as_long_as_the_call_with_every_note_closed(model_path):
+    rig = Rig(model_path, silence_ms=500)
+    start = rig.now
+    ended = rig.phrase()
+    call_s = ended - start
+    rig.advance(ended + 0.5 - rig.now - 0.01)
+    assert rig.out.sent == [], "answered before the silence lasted silence_ms"
+    rig.advance(call_s + 1.0)
+    answer = rig.out.sent
+    note_ons = [(t, e) for t, e in answer if e.is_note_on]
+    assert note_ons, "no answer"
+    first = note_ons[0][0]
+    # The first note waits at most max_initial_wait_ms (30) of model time, plus one 5 ms tick.
+    assert ended + 0.5 <= first <= ended + 0.5 + 0.030 + 0.006
+    assert answer[-1][0] <= ended + 0.5 + call_s + 0.011
+    config = rig.engine.config.sampling
+    assert all(config.pitch_min <= e.pitch <= config.pitch_max for _, e in note_ons)
+    assert all(e.channel == 0 for _, e in answer)
+    assert not sounding(e for _, e in answer)
+    most = max(len(sounding(e for _, e in answer[:i + 1])) for i in range(len(answer)))
+    assert most <= config.max_polyphony
+    assert rig.engine.response is None and rig.engine.policy.state == "listening"
+
+
+def test_answer_is_generated_just_ahead_of_time_never_all_at_once(model_path):
+    rig = Rig(model_path, silence_ms=300, response=6.0, lookahead_ms=50)
+    ended = rig.phrase([60, 64, 67])
+    rig.advance(ended + 0.3 - rig.now + 0.01)
+    ctx = rig.engine.context
+    assert ctx.responding and ctx.response_time <= rig.now + 0.05 + 1.0  # one shift at most
+    for _ in range(20):
+        rig.advance(0.1)
+        if rig.engine.response is None:
+            break
+        assert ctx.response_time <= rig.now + 0.05 + 1.0
+        assert all(t <= rig.now + 1.05 for t, _, _, _ in rig.engine.scheduler._heap)
+
+
+def test_barge_in_cuts_the_answer_at_once_and_the_next_call_is_answered(model_path):
+    rig = Rig(model_path, silence_ms=400, response=8.0, barge_in="stop")
+    ended = rig.phrase([60, 62, 64, 65])
+    rig.advance(0.4)
+    for _ in range(400):  # until an answer note sounds
+        if sounding(rig.out.events()):
+            break
+        rig.advance(0.005)
+    assert sounding(rig.out.events()), "the answer never had a note sounding"
+    barge = rig.now
+    rig.send("note_on", 72)
+    assert not sounding(rig.out.events()), "answer notes still sounding right after the barge-in"
+    rig.advance(0.2)
+    rig.send("note_off", 72, 0)
+    rig.advance(0.39)
+    assert [e for e in rig.out.events(since=barge + 1e-9) if e.is_note_on] == []
+    rig.advance(0.5)
+    assert [e for e in rig.out.events(since=barge + 0.5) if e.is_note_on], "no new answer"
+    assert ended < barge
+
+
+def test_barge_in_continue_lets_the_answer_play_on(model_path):
+    rig = Rig(model_path, silence_ms=400, response=3.0, barge_in="continue")
+    rig.phrase([60, 62, 64, 65])
+    rig.advance(0.6)
+    rig.send("note_on", 72)
+    rig.advance(0.2)
+    rig.send("note_off", 72, 0)
+    assert rig.engine.response is not None
+    rig.advance(101.35 + 3.0 - rig.now + 0.05)  # the answer started at 101.35, for 3 s
+    cutoff = rig.out.sent[0][1].time + 3.0 + 0.003  # the next answer starts a tick later
+    first = [e for e in rig.out.events() if e.time < cutoff]
+    assert len([e for e in first if e.is_note_on]) > 3 and not sounding(first)
+    # Then the call played during the answer gets its own (3 s) answer.
+    assert rig.engine.response is not None
+    rig.advance(3.5)
+    assert rig.engine.response is None and not sounding(rig.out.events())
+
+
+def test_every_token_is_one_model_step_and_long_pauses_are_clamped(model_path):
+    runner = load_runner(model_path)
+    ctx = ContextWindow(runner, history=64, max_gap_s=2.0)
+    tok = runner.tokenizer
+    events = [Event(0.0, "note_on", 60, 80), Event(0.5, "note_off", 60, 0),
+              Event(60.5, "note_on", 62, 80), Event(61.0, "note_off", 62, 0)]
+    tokens = sum(ctx.hear(e) for e in events)
+    assert runner.steps == tokens == len(ctx.tokens)
+    shifts = [tok.describe(t)[1] for t in ctx.tokens if tok.describe(t)[0] == "time_shift"]
+    assert sum(shifts) * tok.step_s == pytest.approx(0.5 + 2.0 + 0.5)  # 60 s pause -> 2 s
+    for i in range(500):  # the history stays bounded
+        ctx.hear(Event(62 + i * 0.01, "note_on" if i % 2 == 0 else "note_off", 70, 80))
+    assert len(ctx.history) == 64 and len(ctx.tokens) == 64
+
+
+def test_the_answer_enters_the_context_too(model_path):
+    rig = Rig(model_path, silence_ms=300, response=1.0)
+    rig.phrase([60, 62, 64])
+    heard_steps = rig.runner.steps
+    rig.advance(1.5)
+    played = [h for h in rig.engine.context.history if h.source == "played"]
+    assert rig.runner.steps > heard_steps and played
+    assert {(h.event.kind, h.event.pitch) for h in played if h.event.is_note_on} == \
+        {(e.kind, e.pitch) for e in rig.out.events() if e.is_note_on}
+
+
+def test_channels_thru_and_velocity_scale(model_path):
+    plain = Rig(model_path, silence_ms=300, response=1.0)
+    plain.phrase([60, 62, 64], channel=1)
+    plain.advance(1.5)
+    scaled = Rig(model_path, silence_ms=300, response=1.0, output_channel=5, thru=True,
+                 input_channels=[2], **{"midi.velocity_scale": 0.5})
+    scaled.phrase([40, 41], channel=0)  # not listened to: no thru, no answer
+    scaled.advance(1.0)
+    assert scaled.out.sent == []
+    scaled.phrase([60, 62, 64], channel=1)
+    thru = [e for e in scaled.out.events() if e.channel == 1]
+    assert [(e.kind, e.pitch) for e in thru][:2] == [("note_on", 60), ("note_off", 60)]
+    scaled.advance(1.5)
+    answer = [e for e in scaled.out.events() if e.channel == 4 and e.is_note_on]
+    expected = [max(1, round(e.velocity * 0.5)) for e in plain.out.events() if e.is_note_on]
+    assert [e.velocity for e in answer] == expected and expected
+
+
+def test_hostile_input_is_ignored(model_path):
+    rig = Rig(model_path)
+    for msg in [mido.Message("pitchwheel", pitch=100), mido.Message("sysex", data=[1, 2]),
+                mido.Message("clock"), mido.Message("program_change", program=5),
+                mido.Message("note_off", note=50), mido.Message("note_on", note=51, velocity=0)]:
+        rig.engine.handle(msg, rig.now)  # converted by ports.to_event
+    rig.advance(2.0)
+    assert rig.out.sent == [] and rig.engine.policy.call_start is None
+
+
+def test_a_flood_is_bounded_without_losing_a_note_off(model_path, caplog):
+    rig = Rig(model_path)
+    engine = Engine(rig.engine.config, rig.runner, rig.out, clock=lambda: rig.now,
+                    queue_limit=500)
+    for i in range(5000):
+        engine.feed(mido.Message("note_on", note=i % 128, velocity=64, channel=i % 16), rig.now)
+        engine.feed(mido.Message("note_off", note=i % 128, channel=i % 16), rig.now)
+    queued = list(engine.queue.queue)
+    assert engine.dropped == 5000 - 250 and len(queued) == 5000 + 250
+    assert sum(1 for m, _ in queued if m.type == "note_off") == 5000
+    with caplog.at_level(logging.WARNING):
+        engine.start()
+        deadline = time.monotonic() + 60
+        while not engine.queue.empty() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        engine.stop()
+    assert engine.queue.empty()
+    assert "dropped 4750 messages" in caplog.text
+    assert not engine.policy.held
+
+
+def test_threads_answer_on_the_real_clock_and_stop_releases_everything(model_path):
+    out = FakeOutput(time.monotonic)
+    config = Config().with_overrides(silence_ms=200, response=8.0, seed=2)
+    engine = Engine(config, load_runner(model_path), out)
+    engine.start()
+    try:
+        for pitch in (60, 64, 67):
+            engine.feed(Event(time.monotonic(), "note_on", pitch, 90), time.monotonic())
+            time.sleep(0.1)
+            engine.feed(Event(time.monotonic(), "note_off", pitch, 0), time.monotonic())
+        deadline = time.monotonic() + 5
+        while not sounding(out.events()) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert sounding(out.events()), "no answer note sounding"
+    finally:
+        engine.stop()
+    events = out.events()
+    assert not sounding(events)
+    assert any(e.kind == "control_change" and e.pitch == 123 for e in events)
+    assert not engine._thread
+
+
+def test_reload_swaps_settings_between_events(model_path):
+    rig = Rig(model_path, silence_ms=300)
+    new = Config().with_overrides(silence_ms=1200, seed=1)
+    rig.engine.reload(new, load_runner(model_path))
+    rig.engine.handle(*rig.engine.queue.get_nowait())
+    assert rig.engine.config.policy.silence_ms == 1200
+    ended = rig.phrase([60, 62])
+    rig.advance(ended + 1.19 - rig.now)
+    assert rig.out.sent == []
+    rig.advance(0.1)
+    assert rig.out.sent
+
+
+def test_a_model_failure_mid_answer_releases_its_notes_and_the_engine_goes_on(model_path, caplog):
+    class Failing:
+        """Wraps a runner; raises while `broken` is set."""
+
+        def __init__(self, runner):
+            self.runner, self.broken = runner, False
+
+        def __getattr__(self, name):
+            return getattr(self.runner, name)
+
+        def advance(self, token):
+            if self.broken:
+                raise RuntimeError("onnxruntime failed")
+            return self.runner.advance(token)
+
+    failing = Failing(load_runner(model_path))
+    out = FakeOutput(time.monotonic)
+    engine = Engine(Config().with_overrides(silence_ms=200, response=8.0, seed=3), failing, out)
+    engine.start()
+    try:
+        for round_ in range(2):
+            for pitch in (60, 64):
+                engine.feed(Event(time.monotonic(), "note_on", pitch, 90), 0)
+                time.sleep(0.1)
+                engine.feed(Event(time.monotonic(), "note_off", pitch, 0), 0)
+            deadline = time.monotonic() + 5
+            while not sounding(out.events()) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            assert sounding(out.events()), f"no answer in round {round_}"
+            if round_ == 0:
+                with caplog.at_level(logging.ERROR):
+                    failing.broken = True
+                    deadline = time.monotonic() + 5
+                    while sounding(out.events()) and time.monotonic() < deadline:
+                        time.sleep(0.005)
+                    failing.broken = False
+                assert not sounding(out.events()), "notes left sounding after the error"
+                assert "engine error" in caplog.text
+    finally:
+        engine.stop()
+    assert not sounding(out.events())
