@@ -99,3 +99,37 @@ def cpu_seconds(pid: int) -> float:
     fields = stat[stat.rindex(")") + 2:].split()  # the command name may hold spaces
     utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
     return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+class PortProbe:
+    """One long-lived libjack client that lists the server's ports on demand: probing every few
+    milliseconds must not open and close a client each time (the server would see hundreds)."""
+
+    def __init__(self, name: str):
+        import ctypes
+
+        from improvd.daemon import jack
+        from tests.e2e.jack_helpers import unique
+
+        self._lib = jack.library()
+        status = ctypes.c_int(0)
+        self._handle = self._lib.jack_client_open(unique(name).encode(), 0x01,  # no server start
+                                                  ctypes.byref(status))
+        if not self._handle:
+            raise RuntimeError(f"no JACK server answers (status 0x{status.value:x})")
+
+    def ports(self, pattern: str) -> list[str]:
+        import ctypes
+
+        found = self._lib.jack_get_ports(self._handle, pattern.encode(), None, 0)
+        if not found:
+            return []
+        names, i = [], 0
+        while found[i]:
+            names.append(found[i].decode())
+            i += 1
+        self._lib.jack_free(ctypes.cast(found, ctypes.c_void_p))
+        return names
+
+    def close(self) -> None:
+        self._lib.jack_client_close(self._handle)

@@ -12,7 +12,6 @@ A parity check against onnxruntime (see check_parity) proves the mapping before 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 
@@ -37,12 +36,10 @@ def recipe_config(info, inits: dict[str, np.ndarray]):
     """The recipe Config the model was trained with (metadata), or read off the fixture's shapes."""
     from improvd.training.recipes import performance_lstm as recipe
 
-    known = {f.name for f in dataclasses.fields(recipe.Config)}
-    saved = (info.training or {}).get("config")
-    if saved:
-        values = {k: v for k, v in saved.items() if k in known}
-        values["stretches"] = tuple(values.get("stretches", ()))
-        return recipe.Config(**values)
+    from .data import recipe_config as trained_config
+
+    if (info.training or {}).get("config"):
+        return trained_config(info)
     if "embedding" in inits and "R0" in inits:
         layers = sum(1 for name in inits if name.startswith("R") and name[1:].isdigit())
         return recipe.Config(layers=layers, units=int(inits["R0"].shape[-1]),

@@ -1,0 +1,206 @@
+"""Figure 3: the daemon as a process on a real JACK server.
+
+  start to ports open   Popen -> both of its JACK MIDI ports exist (probed through libjack)
+  resident memory       VmRSS from /proc/<pid>/status once it has answered a phrase
+  idle CPU              utime + stime from /proc/<pid>/stat over a quiet stretch
+  input flood           10,000 events/s from a JACK client: the engine's queue depth, VmRSS and
+                        input -> state latency per second, against the same latency idle
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import common
+from .harness import PortProbe, cpu_seconds, jack_session, parse_timing, rss_mb, write_config
+
+log = logging.getLogger(__name__)
+
+NAME = "process"
+START_S, RSS_MB, IDLE_CPU_PCT, FLOOD_RATE = 1.5, 150.0, 1.0, 10_000
+
+
+def time_to_ports(start) -> tuple[object, float]:
+    """Calls start(name), which returns once the daemon says it listens, while probing JACK for
+    the daemon's two ports; returns (daemon, seconds from the call to both ports existing)."""
+    from tests.e2e.jack_helpers import unique
+
+    name = unique("improvd-bench")
+    wanted = {f"{name}:in", f"{name}-out:out"}
+    seen: dict[str, float] = {}
+    done = threading.Event()
+    probe = PortProbe("bench-probe")
+
+    def watch():  # a thread of this process
+        while not done.is_set():
+            if wanted <= set(probe.ports(re.escape(name))):
+                seen["t"] = time.monotonic()
+                return
+            time.sleep(0.002)
+
+    started = time.monotonic()
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        daemon = start(name)
+    finally:
+        watcher.join(timeout=5)
+        done.set()
+        watcher.join()
+        probe.close()
+    if "t" not in seen:
+        daemon.stop()
+        raise RuntimeError(f"{name}: ports never seen in JACK although the daemon listens")
+    return daemon, seen["t"] - started
+
+
+def phrase(peer, pitches, note_s=0.06, gap_s=0.02) -> None:
+    import mido
+
+    for p in pitches:
+        peer.send(mido.Message("note_on", note=p, velocity=80))
+        time.sleep(note_s)
+        peer.send(mido.Message("note_off", note=p, velocity=0))
+        time.sleep(gap_s)
+
+
+def flood(peer, seconds: float, rate: int, pid: int) -> tuple[int, list[tuple[float, float]]]:
+    """Send `rate` events/s (note-on/off pairs over 16 channels) for `seconds`, paced by the
+    clock; returns (events sent, [(time, VmRSS MB)] sampled about once a second)."""
+    import mido
+
+    messages = []
+    for i in range(512):
+        pitch, channel = 36 + (i * 7) % 60, i % 16
+        messages += [mido.Message("note_on", note=pitch, velocity=1 + i % 127,
+                                  channel=channel).bytes(),
+                     mido.Message("note_off", note=pitch, channel=channel).bytes()]
+    sent, rss, started = 0, [], time.monotonic()
+    next_sample = started
+    while (now := time.monotonic()) < started + seconds:
+        due = int((now - started) * rate)
+        while sent < due:
+            peer.send_raw(messages[sent % len(messages)])
+            sent += 1
+        if now >= next_sample:
+            rss.append((now, rss_mb(pid)))
+            next_sample += 1.0
+        time.sleep(0.001)
+    return sent, rss
+
+
+def per_second(heard, start: float, end: float) -> list[dict]:
+    """Per second of the flood, by the time the engine handled them: events that reached the
+    state, their input -> state latency p99, and the deepest queue seen behind them."""
+    rows = []
+    for second in range(int(end - start)):
+        lo, hi = start + second, start + second + 1
+        part = [(s, st, q) for s, st, q in heard if lo <= st < hi]
+        rows.append({"second": second, "events": len(part),
+                     "latency_p99_ms": common.stats([st - s for s, st, _ in part], 1000)["p99"],
+                     "queue_max": max((q for *_, q in part), default=0)})
+    return rows
+
+
+def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
+    from tests.e2e.jack_helpers import Daemon, MidiPeer
+
+    starts, phrases, idle_s, flood_s = (1, 2, 2.0, 3.0) if quick else (5, 10, 10.0, 30.0)
+    with tempfile.TemporaryDirectory(prefix="improvd-bench-") as tmp, jack_session() as server:
+        model, described = common.model_under_test(Path(tmp))
+        config = write_config(Path(tmp) / "config.toml")
+        args = ["--config", str(config)]
+        peer = MidiPeer()
+        try:
+            start_s = []
+            for _ in range(starts - 1):
+                daemon, seconds = time_to_ports(lambda n: Daemon(server, model, None, args,
+                                                                 client_name=n))
+                start_s.append(seconds)
+                daemon.stop()
+            daemon, seconds = time_to_ports(lambda n: Daemon(server, model, peer, args,
+                                                             client_name=n))
+            start_s.append(seconds)
+            try:
+                for k in range(phrases):  # answered phrases: warm, and idle input -> state latency
+                    phrase(peer, [60 + k, 64 + k, 67 + k, 72 + k])
+                    time.sleep(1.0)
+                idle_until = time.monotonic()
+                rss_warm = rss_mb(daemon.pid)
+                cpu0, t0 = cpu_seconds(daemon.pid), time.monotonic()
+                time.sleep(idle_s)
+                idle_cpu = 100 * (cpu_seconds(daemon.pid) - cpu0) / (time.monotonic() - t0)
+                flood_start = time.monotonic()
+                cpu0 = cpu_seconds(daemon.pid)
+                sent, rss = flood(peer, flood_s, FLOOD_RATE, daemon.pid)
+                flood_end = time.monotonic()
+                flood_cpu = 100 * (cpu_seconds(daemon.pid) - cpu0) / (flood_end - flood_start)
+                peer.wait_quiet(1.0, timeout=60)  # the backlog drains; the flood is answered
+                alive = daemon.process.poll() is None
+                rss_after = rss_mb(daemon.pid) if alive else None
+            finally:
+                daemon.stop()
+            text = daemon.log()
+        finally:
+            peer.close()
+    timing = parse_timing(text)
+    idle_lat = common.stats([st - s for s, st, _ in timing.heard if s < idle_until], 1000)
+    in_flood = [(s, st, q) for s, st, q in timing.heard if flood_start <= s < flood_end]
+    flood_lat = common.stats([st - s for s, st, _ in in_flood], 1000)
+    seconds = per_second(timing.heard, flood_start, flood_end)
+    third = max(1, len(seconds) // 3)
+    early, late = seconds[third:2 * third] or seconds, seconds[-third:]
+    queue_growth = max(r["queue_max"] for r in late) - max(r["queue_max"] for r in early)
+    rss_growth = rss[-1][1] - rss[len(rss) // 3][1] if len(rss) > 1 else 0.0
+    ratio = flood_lat["p99"] / idle_lat["p99"] if flood_lat["n"] and idle_lat["n"] else None
+    handled_rate = len(in_flood) / (flood_end - flood_start)
+    figures = [
+        common.figure("3. start to ports open (median)", statistics.median(start_s), "s",
+                      f"<= {START_S} s", lambda v: v <= START_S,
+                      f"{len(start_s)} starts: " + ", ".join(f"{s:.2f}" for s in start_s) + " s"),
+        common.figure("3. resident memory (VmRSS, after answering)", rss_warm, "MB",
+                      f"<= {RSS_MB:.0f} MB", lambda v: v <= RSS_MB,
+                      f"after the flood: {rss_after:.1f} MB" if rss_after else "died in flood"),
+        common.figure("3. idle CPU", idle_cpu, "% of a core", f"<= {IDLE_CPU_PCT}%",
+                      lambda v: v <= IDLE_CPU_PCT, f"over {idle_s:.0f} s with no input"),
+        common.figure("3. flood: queue growth, last third vs middle third", queue_growth,
+                      "events", "bounded (<= 64)", lambda v: v <= 64,
+                      f"queue max {max((r['queue_max'] for r in seconds), default=0)}; "
+                      f"{sent / flood_s:,.0f} events/s sent, {handled_rate:,.0f}/s reached the "
+                      f"state, {timing.dropped:,} dropped by the daemon"),
+        common.figure("3. flood: VmRSS growth, last two thirds", rss_growth, "MB",
+                      "bounded (<= 5 MB)", lambda v: v <= 5.0,
+                      f"{rss[0][1]:.1f} -> {rss[-1][1]:.1f} MB" if rss else ""),
+        common.figure("3. flood: input->state p99 / idle p99", ratio, "x", "<= 2x",
+                      lambda v: v <= 2.0,
+                      f"flood p99 {flood_lat['p99']:.1f} ms vs idle p99 {idle_lat['p99']:.2f} ms"
+                      if ratio else "no latency sample"),
+    ]
+    common.histogram({"input to state, idle (ms)": [(st - s) * 1000 for s, st, _ in timing.heard
+                                                    if s < idle_until],
+                      "input to state, under flood (ms)": [(st - s) * 1000
+                                                           for s, st, _ in in_flood]},
+                     results_dir / f"{NAME}.png", f"input -> model state, idle vs "
+                                                  f"{FLOOD_RATE:,} events/s flood")
+    details = {
+        "model": described, "start_to_ports_s": start_s, "rss_mb_warm": rss_warm,
+        "rss_mb_after_flood": rss_after, "idle_cpu_pct": idle_cpu, "idle_seconds": idle_s,
+        "flood": {"seconds": flood_s, "events_sent": sent, "rate_sent": sent / flood_s,
+                  "events_in_state": len(in_flood), "rate_in_state": handled_rate,
+                  "dropped_by_daemon": timing.dropped, "cpu_pct": flood_cpu,
+                  "alive_after": alive, "rss_mb_samples": [round(m, 1) for _, m in rss],
+                  "per_second": seconds, "input_to_state_ms": flood_lat},
+        "idle_input_to_state_ms": idle_lat,
+        "note": "the daemon runs with --log-level debug for its timing lines (one per event)",
+    }
+    out = common.result(NAME, quick, figures, details)
+    common.write_result(NAME, out, results_dir)
+    return out

@@ -1,0 +1,77 @@
+"""The benchmarks, run for real with tiny counts (`python -m bench --quick`): a real JACK server,
+the daemon process, onnxruntime, Keras and a few training steps. The figures are not judged here
+(a shared CI machine is no place for latency targets); that every figure is measured, is."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+if str(PROJECT_ROOT) not in sys.path:  # bench/ is a top-level folder, not an installed package
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+from bench.e2e_latency import measure  # noqa: E402
+from bench.harness import Timing, parse_timing  # noqa: E402
+BENCHMARKS = ("e2e_latency", "process", "inference", "markov_peer", "training_throughput")
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_quick_run_measures_every_figure_and_writes_the_summary(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "bench", "--quick", "--results", str(tmp_path)],
+                         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    summary = (tmp_path / "summary.md").read_text()
+    for name in BENCHMARKS:
+        result = json.loads((tmp_path / f"{name}.json").read_text())
+        assert result["benchmark"] == name and result["quick"] is True
+        assert result["machine"]["cores"] >= 1
+        for f in result["figures"]:
+            assert f["figure"] in summary
+            if f["target"] != "report only":  # a target is judged on a measured number
+                assert isinstance(f["measured"], (int, float)), f
+                assert isinstance(f["pass"], bool), f
+    e2e = json.loads((tmp_path / "e2e_latency.json").read_text())["details"]
+    assert e2e["reaction_ms"]["n"] >= 3 and e2e["jitter_ms"]["n"] >= 3
+    assert 0 < e2e["reaction_ms"]["p50"] < 5000  # an answer arrived after its call ended
+    inference = json.loads((tmp_path / "inference.json").read_text())["details"]
+    assert inference["parity_max_abs_diff"]["onnx_vs_keras_step"] < 1e-3
+    process = json.loads((tmp_path / "process.json").read_text())["details"]
+    assert process["flood"]["events_sent"] > 10_000 and process["flood"]["alive_after"]
+    assert (tmp_path / "e2e_latency.png").is_file()
+
+
+def test_timing_lines_are_parsed_in_log_order():
+    log = "\n".join([
+        "12:00:00 DEBUG improvd.daemon.engine: timing: heard 10.000100 in state 10.000400 queue 0",
+        "12:00:00 INFO improvd.daemon.engine: call ended (0.1 s, 1 notes) - responding",
+        "12:00:00 DEBUG improvd.daemon.engine: timing: call over 10.200000",
+        "12:00:00 DEBUG improvd.daemon.engine: timing: note_on 60 due 10.200000",
+        "12:00:00 DEBUG improvd.daemon.engine: timing: note_on 64 due 10.300000",
+        "12:00:01 WARNING improvd.daemon.engine: input flood: dropped 7 messages so far",
+        "12:00:01 DEBUG improvd.daemon.engine: timing: call over 11.000000",
+        "12:00:01 DEBUG improvd.daemon.engine: timing: note_on 62 due 11.050000",
+    ])
+    t = parse_timing(log)
+    assert t.heard == [(10.0001, 10.0004, 0)]
+    assert t.calls == [10.2, 11.0]
+    assert t.dues == [[(60, 10.2), (64, 10.3)], [(62, 11.05)]]
+    assert t.dropped == 7
+
+
+def test_arrivals_meet_their_own_scheduled_note_and_call():
+    timing = Timing(calls=[10.0, 11.0], dues=[[(60, 10.0), (64, 10.1), (60, 10.2)], [(62, 11.0)]])
+    # a pitch played twice, an arrival of the next answer, and one note that never arrived
+    arrivals = [(10.002, 60), (10.101, 64), (10.2015, 60), (11.003, 62)]
+    got = measure(timing, arrivals)
+    assert got["reaction"] == pytest.approx([0.002, 0.003])
+    assert got["jitter"] == pytest.approx([0.002, 0.001, 0.0015, 0.003])
+    assert got["unmatched_due"] == 0
+    late = measure(Timing(calls=[10.0], dues=[[(60, 10.0), (61, 10.1)]]), [(10.002, 60)])
+    assert late["unmatched_due"] == 1 and late["jitter"] == pytest.approx([0.002])
+    assert measure(timing, arrivals, skip=1)["reaction"] == pytest.approx([0.003])
