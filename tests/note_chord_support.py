@@ -31,13 +31,12 @@ def midi_notes(path: Path) -> list[int]:
 
 def train_export_generate(recipe_name: str, tmp_path: Path, midi_writer) -> dict:
     """Runs the real pipeline on the recipe's tiny config; returns paths and what it produced."""
-    from improvd.training.recipes import get_recipe
-
-    recipe = get_recipe(recipe_name)
     run, onnx = tmp_path / "run", tmp_path / f"{recipe_name}.onnx"
     assert main(["train", "--recipe", recipe_name, "--size", "tiny", "--out", str(run)]) == 0
     assert (run / "best.weights.h5").is_file() and (run / "run.json").is_file()
-    recipe.export(run, onnx)  # raises if ONNX and TensorFlow disagree
+    # Export checks ONNX (through the daemon's runner) against TensorFlow before writing.
+    assert main(["export", "--run", str(run), "--out", str(onnx)]) == 0
+    assert load_runner(onnx).info.metrics["parity"]["max_abs_diff"] < 1e-4
     phrase = midi_writer(tmp_path / "phrase.mid", PHRASE)
     out = tmp_path / "answer.mid"
     assert main(["generate", "--model", str(onnx), "--prompt", str(phrase), "--out", str(out),
