@@ -161,10 +161,12 @@ def serve(args, config, runner) -> int:
         engine = Engine(config, runner, midi_out)
         midi_in = ports.MidiInput(backend, midi.client_name, midi.input_name, virtual=midi.virtual,
                                   connect=list(midi.connect_input), callback=engine.feed)
-    except ports.PortError as exc:
-        if midi_out is not None:
+    except BaseException as exc:
+        if midi_out is not None:  # leave no half-open client behind
             midi_out.close()
-        raise CommandError(str(exc)) from None
+        if isinstance(exc, ports.PortError):
+            raise CommandError(str(exc)) from None
+        raise
 
     stopping, reload_asked, wake = threading.Event(), threading.Event(), threading.Event()
 

@@ -41,6 +41,7 @@ MAX_TOKENS_PER_TICK = 256  # generation yields to input at least this often
 class _Response:
     started: float  # real time the answer starts (and the call was detected)
     end: float  # real time it ends
+    call_ended: float  # when the call counted as over (the silence deadline, the pedal)
     notes: int = 0
     waited_steps: int = 0  # model time before the first note, in tokenizer steps
     tokens_at_instant: int = 0
@@ -67,7 +68,8 @@ class Engine:
         self._drops_logged_at = -float("inf")
         self._to_event = to_event
         self._thread: threading.Thread | None = None
-        self.last_reaction_s: float | None = None
+        self.last_reaction_s: float | None = None  # call end -> first answer note due
+        self.input_lag_s = 0.0  # worst time from the MIDI callback's stamp to the engine
         self._install(config, runner)
 
     def _install(self, config: Config, runner) -> None:
@@ -146,6 +148,7 @@ class Engine:
             log.info("reloaded the config and the model")
             return
         self._report_drops()
+        self.input_lag_s = max(self.input_lag_s, self.clock() - t)
         event = msg if isinstance(msg, Event) else self._convert(msg, t)
         if event is None or (self.channels and event.channel not in self.channels):
             return
@@ -193,7 +196,12 @@ class Engine:
     def _start_response(self, d: Respond, now: float) -> None:
         log.info("call ended (%.1f s, %d notes) - responding", d.call_seconds, d.notes)
         log.debug("timing: call over %.6f", now)
-        self.response = _Response(started=now, end=now + d.response_seconds)
+        self.response = _Response(started=now, end=now + d.response_seconds,
+                                  call_ended=now if d.ended_at is None else d.ended_at)
+        log.debug("call detected %.1f ms after it ended; input reached the engine within "
+                  "%.1f ms (worst since the last answer)", 1000 * (now - self.response.call_ended),
+                  1000 * self.input_lag_s)
+        self.input_lag_s = 0.0
         self.context.start_response(now)
         self.scheduler.reset_stats()
 
@@ -235,7 +243,7 @@ class Engine:
                 log.debug("timing: note_on %d due %.6f", e.pitch, e.time)
                 if r.first_note_due is None:
                     r.first_note_due = e.time
-                    self.last_reaction_s = e.time - r.started
+                    self.last_reaction_s = e.time - r.call_ended
                     log.debug("reaction: first note due %.1f ms after the call ended",
                               self.last_reaction_s * 1000)
             self.scheduler.push(e.time, dataclasses.replace(e, channel=self.out_channel), ANSWER)

@@ -14,7 +14,7 @@ hands it each input event and asks `poll(now)` when time has passed; it answers 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .config import PolicyConfig
 from .events import Event
@@ -30,6 +30,8 @@ class Respond:
     call_seconds: float
     notes: int
     response_seconds: float
+    # When the call counted as over (silence deadline or pedal press): reaction times start here.
+    ended_at: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class CallResponsePolicy:
                 self.last_activity = e.time
         elif (e.kind == "control_change" and e.pitch == self.config.end_call_cc
               and e.velocity >= 64 and self.state == LISTENING and self.call_start is not None):
-            return self._end_call(e.time)
+            return self._end_call(e.time, e.time)
         return decision
 
     def next_deadline(self) -> float | None:
@@ -79,13 +81,13 @@ class CallResponsePolicy:
     def poll(self, now: float) -> Respond | None:
         deadline = self.next_deadline()
         if deadline is not None and now >= deadline:
-            return self._end_call(self.last_activity)
+            return self._end_call(self.last_activity, deadline)
         return None
 
     def response_done(self) -> None:
         self.state = LISTENING
 
-    def _end_call(self, end: float) -> Respond | None:
+    def _end_call(self, end: float, ended_at: float) -> Respond | None:
         seconds, notes = max(0.0, end - self.call_start), self.notes
         self._reset_call()
         if seconds * 1000 < self.config.min_call_ms:
@@ -93,4 +95,4 @@ class CallResponsePolicy:
             return None
         length = seconds if self.config.response == "call" else float(self.config.response)
         self.state = RESPONDING
-        return Respond(seconds, notes, min(length, self.config.max_response_s))
+        return Respond(seconds, notes, min(length, self.config.max_response_s), ended_at)

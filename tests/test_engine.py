@@ -99,6 +99,7 @@ def test_a_phrase_gets_a_prompt_answer_as_long_as_the_call_with_every_note_close
     first = note_ons[0][0]
     # The first note waits at most max_initial_wait_ms (30) of model time, plus one 5 ms tick.
     assert ended + 0.5 <= first <= ended + 0.5 + 0.030 + 0.006
+    assert 0 <= rig.engine.last_reaction_s <= 0.030 + 0.006
     assert answer[-1][0] <= ended + 0.5 + call_s + 0.011
     config = rig.engine.config.sampling
     assert all(config.pitch_min <= e.pitch <= config.pitch_max for _, e in note_ons)
@@ -294,9 +295,9 @@ def test_a_model_failure_mid_answer_releases_its_notes_and_the_engine_goes_on(mo
     try:
         for round_ in range(2):
             for pitch in (60, 64):
-                engine.feed(Event(time.monotonic(), "note_on", pitch, 90), 0)
+                engine.feed(Event(time.monotonic(), "note_on", pitch, 90), time.monotonic())
                 time.sleep(0.1)
-                engine.feed(Event(time.monotonic(), "note_off", pitch, 0), 0)
+                engine.feed(Event(time.monotonic(), "note_off", pitch, 0), time.monotonic())
             deadline = time.monotonic() + 5
             while not sounding(out.events()) and time.monotonic() < deadline:
                 time.sleep(0.005)
