@@ -112,5 +112,8 @@ def register(sub) -> None:
     p.add_argument("--json", default=None, help="also write the figures to this JSON file")
     p.set_defaults(handler=_evaluate)
 
+    from . import generate  # light at import time (heavy imports in its handler)
+    generate.register(sub)
+
 
 _ = argparse  # register() receives argparse subparsers; imported for readers and type checkers
