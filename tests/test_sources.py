@@ -179,6 +179,30 @@ def test_unisons_share_one_key():
         (60, 0.0, 1.5), (60, 1.5, 3.0), (60, 3.0, 4.0), (62, 0.5, 0.7)]
 
 
+def test_jsb_bad_csv_skips_alone_and_limit_spreads(tmp_path, jsb_tgz, caplog):
+    import io
+    import tarfile
+
+    tgz = tmp_path / "mini.tgz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        for name, text in (("train/chorale_000.csv", "note0,note1,note2,note3\n60,55,52,48\n"),
+                           ("train/chorale_001.csv", "note0,note1,note2,note3\n60,x,52,48\n"),
+                           ("test/chorale_002.csv", "note0,note1,note2,note3\n0,0,0,0\n")):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    with caplog.at_level(logging.WARNING):
+        result = load_source(f"jsb:{tgz}", cache_dir=None)
+    assert [p.name for p in result.pieces] == ["jsb:train/chorale_000"]
+    assert [name for name, _ in result.skipped] == ["jsb:test/chorale_002", "jsb:train/chorale_001"]
+    assert "jsb:train/chorale_001" in caplog.text
+
+    subset = load_pieces(f"jsb:{jsb_tgz}", cache_dir=None, limit=30)
+    assert len(subset) == 30
+    assert {p.name.split(":")[1].split("/")[0] for p in subset} == {"train", "valid", "test"}
+
+
 def test_jsb_missing_or_broken_tgz(tmp_path):
     with pytest.raises(SourceError, match="no such file"):
         load_pieces(f"jsb:{tmp_path / 'nope.tgz'}", cache_dir=None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import tarfile
 
 import mido
 
@@ -121,19 +122,24 @@ def _part_notes(part, to_seconds) -> list[Note]:
     return notes
 
 
-def parse_score_file(path: str) -> list[tuple[str | None, list[Event]]]:
-    """A score file (MusicXML, kern, ABC...) -> [(tune id or None, events)]. An ABC file that
-    holds many tunes is an Opus: one entry per tune, named by its X: number and position."""
+def parse_score_file(path: str):
+    """A score file (MusicXML, kern, ABC...) -> ([(tune id or None, events)], [(tune id, why)]).
+    An ABC file that holds many tunes is an Opus: one entry per tune, named by its position and
+    X: number; a tune that fails to convert is reported without losing the others."""
     from music21 import converter, stream
 
     parsed = converter.parse(path)
-    if isinstance(parsed, stream.Opus):
-        out = []
-        for i, score in enumerate(parsed.scores):
-            number = getattr(score.metadata, "number", None) if score.metadata else None
-            out.append((f"{i:04d}" + (f"-X{number}" if number else ""), score_to_events(score)))
-        return out
-    return [(None, score_to_events(parsed))]
+    if not isinstance(parsed, stream.Opus):
+        return [(None, score_to_events(parsed))], []
+    found, failed = [], []
+    for i, score in enumerate(parsed.scores):
+        number = getattr(score.metadata, "number", None) if score.metadata else None
+        tune = f"{i:04d}" + (f"-X{number}" if number else "")
+        try:
+            found.append((tune, score_to_events(score)))
+        except Exception as exc:  # one broken tune must not cost the whole collection
+            failed.append((tune, f"{type(exc).__name__}: {exc}"))
+    return found, failed
 
 
 # --- MIDI files ----------------------------------------------------------------------------------
@@ -175,6 +181,27 @@ def parse_jsb_csv(text: str) -> list[Event]:
                                       step * JSB_STEP_S))
                 start = step
     return notes_to_events(one_key_per_pitch(notes))
+
+
+def parse_jsb_tgz(path: str):
+    """The chorales tgz -> ([(name, events)], [(name, why skipped)]), names keeping the tgz's
+    split folders ("jsb:train/chorale_000"). Each CSV is its own piece: a bad one skips alone."""
+    found, skipped = [], []
+    with tarfile.open(path) as tar:
+        for member in sorted(tar.getmembers(), key=lambda m: m.name):
+            if not (member.isfile() and member.name.endswith(".csv")):
+                continue
+            name = "jsb:" + member.name.removeprefix("./").removesuffix(".csv")
+            try:
+                events = parse_jsb_csv(tar.extractfile(member).read().decode())
+            except (ValueError, UnicodeDecodeError) as exc:
+                skipped.append((name, f"{type(exc).__name__}: {exc}"))
+                continue
+            if has_notes(events):
+                found.append((name, events))
+            else:
+                skipped.append((name, "no notes"))
+    return found, skipped
 
 
 def has_notes(events: list[Event]) -> bool:

@@ -224,44 +224,30 @@ def _parse_all(inputs: list[_Input], workers: int | None):
 
 def _parse_input(item: _Input) -> tuple[list[tuple[str, list[Event]]], list[tuple[str, str]]]:
     """Runs in a worker process: one file -> ([(piece name, events)], [(name, why skipped)])."""
+    errors: list[tuple[str, str]] = []
     try:
         if item.kind == "midi":
             found = [(item.name, parsing.parse_midi_file(item.path))]
         elif item.kind == "jsb":
-            return _read_jsb(item.path)
+            try:
+                return parsing.parse_jsb_tgz(item.path)
+            except (tarfile.TarError, OSError) as exc:
+                raise SourceError(f"jsb:{item.path}: not a readable tgz ({exc})") from exc
         else:
-            found = [(item.name if tune is None else f"{item.name}#{tune}", events)
-                     for tune, events in parsing.parse_score_file(item.path)]
+            tunes, failed = parsing.parse_score_file(item.path)
+            found = [(_tune_name(item.name, tune), events) for tune, events in tunes]
+            errors = [(_tune_name(item.name, tune), why) for tune, why in failed]
     except SourceError:
         raise
     except Exception as exc:  # any parser error: this file is skipped, the run goes on
         return [], [(item.name, f"{type(exc).__name__}: {exc}".strip())]
     kept = [(name, events) for name, events in found if parsing.has_notes(events)]
     empty = [(name, "no notes") for name, events in found if not parsing.has_notes(events)]
-    return kept, empty
+    return kept, errors + empty
 
 
-def _read_jsb(path: str):
-    """The chorales tgz: each CSV is its own piece, so a bad one skips only itself."""
-    found, skipped = [], []
-    try:
-        with tarfile.open(path) as tar:
-            for member in sorted(tar.getmembers(), key=lambda m: m.name):
-                if not (member.isfile() and member.name.endswith(".csv")):
-                    continue
-                name = "jsb:" + member.name.removeprefix("./").removesuffix(".csv")
-                try:
-                    events = parsing.parse_jsb_csv(tar.extractfile(member).read().decode())
-                except (ValueError, UnicodeDecodeError) as exc:
-                    skipped.append((name, f"{type(exc).__name__}: {exc}"))
-                    continue
-                if parsing.has_notes(events):
-                    found.append((name, events))
-                else:
-                    skipped.append((name, "no notes"))
-    except (tarfile.TarError, OSError) as exc:
-        raise SourceError(f"jsb:{path}: not a readable tgz ({exc})") from exc
-    return found, skipped
+def _tune_name(file_name: str, tune: str | None) -> str:
+    return file_name if tune is None else f"{file_name}#{tune}"
 
 
 # --- cache ---------------------------------------------------------------------------------------
