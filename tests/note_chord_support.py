@@ -11,6 +11,7 @@ import numpy as np
 from improvd.daemon.__main__ import main
 from improvd.daemon.events import Event
 from improvd.daemon.runner import OnnxWindowRunner, load_runner
+from improvd.training.recipes import get_recipe
 
 # A C major phrase as a player would play it: a slightly spread chord, then a melody (ticks of 480).
 PHRASE = [(60, 90, 0, 900), (64, 85, 10, 900), (67, 80, 20, 900),
@@ -39,9 +40,12 @@ def train_export_generate(recipe_name: str, tmp_path: Path, midi_writer) -> dict
     assert load_runner(onnx).info.metrics["parity"]["max_abs_diff"] < 1e-4
     phrase = midi_writer(tmp_path / "phrase.mid", PHRASE)
     out = tmp_path / "answer.mid"
-    assert main(["generate", "--model", str(onnx), "--prompt", str(phrase), "--out", str(out),
-                 "--tokens", "12", "--greedy"]) == 0
-    return {"run": run, "onnx": onnx, "phrase": phrase, "out": out}
+    # `improvd generate` resolves the model's recipe and calls its generate().
+    report = get_recipe(recipe_name).generate(onnx, phrase, out, tokens=12, greedy=True)
+    # Every token sounds at least one note: the file holds the prompt's and the answer's notes.
+    assert report["generated_tokens"] == 12 and report["answer_notes"] >= 12
+    assert len(midi_notes(out)) >= report["prompt_tokens"] + 12
+    return {"run": run, "onnx": onnx, "phrase": phrase, "out": out, "report": report}
 
 
 def answer_live(onnx: Path, n: int = 8) -> tuple[list[int], list[Event], OnnxWindowRunner]:
