@@ -1,4 +1,4 @@
-"""The daemon's settings: frozen dataclasses, loaded from a TOML file (config.toml documents each key).
+"""The daemon's settings: frozen dataclasses loaded from a TOML file (config.toml documents them).
 
 Every key is checked on load: an unknown key names `section.key` and suggests the closest known
 one (a typo should never be silently ignored), a wrong type or an out-of-range value names the key
@@ -90,7 +90,7 @@ class Config:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
-    def with_overrides(self, **flags: Any) -> "Config":
+    def with_overrides(self, **flags: Any) -> Config:
         """CLI flags -> a new Config. Keys are `key` (unique across sections) or `section.key`
         (pass as **{"model.path": ...}); None means "flag not given" and changes nothing."""
         changes: dict[str, dict[str, Any]] = {}
@@ -132,7 +132,7 @@ def _suggest(word: str, options: list[str]) -> str:
 
 
 def _check(where: str, f: dataclasses.Field, value: Any) -> Any:
-    """Validate one value against its field; returns it normalised (lists -> tuples, int -> float)."""
+    """Check one value against its field; returns it normalised (lists -> tuples, int -> float)."""
     rule, kind = f.metadata, f.metadata["kind"]
     if kind == "response":
         if value == "call":

@@ -23,8 +23,8 @@ import math
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .config import Config
 from .context import ContextWindow
