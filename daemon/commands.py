@@ -94,6 +94,9 @@ def load_model(config):
     from .artifact import ModelFileError
     from .runner import load_runner
 
+    if not Path(config.model.path).is_file():
+        raise CommandError(f"{config.model.path}: no such model file (set model.path in the "
+                           "config or pass --model; `make train-default` builds the default one)")
     try:
         runner = load_runner(config.model.path, config.model.provider, config.model.threads)
     except ModelFileError as exc:
@@ -226,6 +229,8 @@ def ports_command(args) -> int:
     try:
         backend = None if args.backend in (None, "auto") else args.backend
         listing = ports.list_ports(backend)
+        if not listing:  # no backend usable: choose_backend's error says what to install/start
+            ports.choose_backend("auto")
     except ports.PortError as exc:
         raise CommandError(str(exc)) from None
     for name, found in listing.items():

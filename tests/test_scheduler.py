@@ -106,7 +106,7 @@ def test_thread_sends_at_due_time_and_an_earlier_push_wakes_it():
             time.sleep(0.005)
         sent_at, event = out.sent[0]
         assert event.pitch == 60
-        assert t0 + 0.15 <= sent_at < t0 + 0.15 + 0.5  # generous: CI machines are shared
+        assert t0 + 0.15 <= sent_at < t0 + 0.15 + 1.0  # far below 5 s; generous for shared CI
     finally:
         s.stop()
     # stop() panicked: the note it sent has its note-off; the 5 s one was never played.
