@@ -172,3 +172,17 @@ def test_runner_answers_a_phrase_and_writes_midi_and_wav(exported):
     with pytest.raises(GenerateError, match="no notes"):
         generate_file(out / "model.onnx", out / "empty.mid", out / "x.mid")
     assert not (out / "x.mid").exists()
+
+
+@pytest.mark.slow
+def test_generate_command_writes_the_seed_continuation_or_names_the_bad_input(exported, capsys):
+    from improvd.daemon.__main__ import main
+
+    out, _ = exported
+    assert main(["generate", "--model", str(out / "model.onnx"), "--out", str(out / "cli.mid"),
+                 "--tokens", "40", "--temperature", "0.5"]) == 0
+    assert "40 tokens" in capsys.readouterr().out and (out / "cli.mid").is_file()
+    assert main(["generate", "--model", str(out / "missing.onnx"), "--out",
+                 str(out / "y.mid")]) == 2
+    assert "missing.onnx" in capsys.readouterr().err
+    assert not (out / "y.mid").exists()
