@@ -114,7 +114,7 @@ class Engine:
         """Swap in a new config and model between two events; the ports stay open."""
         self.queue.put((_RELOAD, (config, runner)))
 
-    # --- the engine thread -------------------------------------------------------------------
+    # --- the engine thread (tests call handle/tick directly, on their own clock) -------------
     def _loop(self) -> None:
         while True:
             try:
