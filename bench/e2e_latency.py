@@ -12,6 +12,7 @@ latency only, not a rest the model chose to play.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import tempfile
 import time
@@ -100,13 +101,16 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
             peer.close()
     timing = parse_timing(text)
     if not timing.calls:
-        raise RuntimeError(f"the daemon logged no 'timing: call over' line; its log:\n{text[-2000:]}")
+        raise RuntimeError("the daemon logged no 'timing: call over' line; its log ends:\n"
+                           + text[-2000:])
     got = measure(timing, arrivals, skip=WARMUP_CALLS)
     warmup = measure(timing, arrivals)["reaction"][:WARMUP_CALLS]
     skip = 4 * WARMUP_CALLS  # input messages of the warm-up calls
     in_state = [state - stamp for stamp, state, _ in timing.heard[skip:]]
-    send_to_state = ([state - s for s, (_, state, _) in zip(sent[skip:], timing.heard[skip:])]
-                     if len(sent) == len(timing.heard) else [])
+    # Each input event meets the last message the peer sent before the daemon stamped it (the
+    # messages of a call are 20 ms or more apart; a message lost on the way leaves no gap here).
+    send_to_state = [state - sent[i - 1] for stamp, state, _ in timing.heard[skip:]
+                     if (i := bisect.bisect_right(sent, stamp)) > 0]
     reaction, jitter = common.stats(got["reaction"], 1000), common.stats(got["jitter"], 1000)
     state = common.stats(in_state, 1000)
     within = f"<= {TARGET_MS:.2f} ms (1 JACK period + 1 ms)"
@@ -131,7 +135,9 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
                      limit_ms=None)
     details = {
         "model": described, "jack": "jackd -d dummy -r 48000 -p 64 (private server)",
-        "calls_played": calls, "calls_unanswered": unanswered, "warmup_calls": WARMUP_CALLS,
+        "calls_played": calls, "calls_unanswered": unanswered,
+        "input_messages_sent": len(sent), "input_events_in_state": len(timing.heard),
+        "warmup_calls": WARMUP_CALLS,
         "warmup_reaction_ms": [r * 1000 for r in warmup],
         "answers_logged": len(timing.calls), "unmatched_scheduled_notes": got["unmatched_due"],
         "reaction_ms": reaction, "jitter_ms": jitter, "input_to_state_ms": state,

@@ -85,12 +85,23 @@ def write_config(path: Path, *, silence_ms: int = 60, response_s: float = 0.5,
     return path
 
 
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS of a process and its parts, MB. RssShmem counts shared memory mapped in, e.g. the
+    JACK server's segment that every JACK client maps; RssAnon is the process's own heap."""
+    keys = ("VmRSS", "RssAnon", "RssFile", "RssShmem")
+    found = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in keys:
+            found[key] = int(value.split()[0]) / 1024
+    if "VmRSS" not in found:
+        raise RuntimeError(f"/proc/{pid}/status has no VmRSS")
+    return found
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory (VmRSS) of a process, MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"/proc/{pid}/status has no VmRSS")
+    return memory_mb(pid)["VmRSS"]
 
 
 def cpu_seconds(pid: int) -> float:

@@ -75,7 +75,8 @@ def _from_onnx_lstm(inits: dict[str, np.ndarray], config) -> dict[str, list[np.n
     weights = {"embedding": [inits["embedding"]], "logits": [inits["W_out"], inits["b_out"]]}
     for i in range(config.layers):
         bias = inits[f"B{i}"][0]
-        weights[f"lstm_{i}"] = [_keras_gates(inits[f"W{i}"][0].T), _keras_gates(inits[f"R{i}"][0].T),
+        kernel, recurrent = inits[f"W{i}"][0].T, inits[f"R{i}"][0].T  # [in, 4H], [H, 4H]
+        weights[f"lstm_{i}"] = [_keras_gates(kernel), _keras_gates(recurrent),
                                 _keras_gates(bias[:4 * units] + bias[4 * units:])]
     return weights
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from . import common
-from .harness import PortProbe, cpu_seconds, jack_session, parse_timing, rss_mb, write_config
+from .harness import (PortProbe, cpu_seconds, jack_session, memory_mb, parse_timing, rss_mb,
+                      write_config)
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,37 @@ def time_to_ports(start) -> tuple[object, float]:
         daemon.stop()
         raise RuntimeError(f"{name}: ports never seen in JACK although the daemon listens")
     return daemon, seen["t"] - started
+
+
+# Two idle JACK MIDI clients, as the daemon has (its input and its output): the CPU they cost
+# with no Python work at all is the floor under the daemon's idle CPU.
+_BARE_CLIENTS = """
+import sys, time, rtmidi
+i = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=sys.argv[1]); i.open_virtual_port("in")
+o = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=sys.argv[1] + "-out"); o.open_virtual_port("out")
+print("ready", flush=True)
+time.sleep(3600)
+"""
+
+
+def bare_clients_cpu(server, seconds: float) -> float:
+    """% of a core used by a process holding two idle python-rtmidi JACK clients."""
+    import subprocess
+    import sys
+
+    from tests.e2e.jack_helpers import unique
+
+    proc = subprocess.Popen([sys.executable, "-c", _BARE_CLIENTS, unique("bench-bare")],
+                            env=server.env, stdout=subprocess.PIPE, text=True)
+    try:
+        if proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("the bare JACK client process did not start")
+        cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
+        time.sleep(seconds)
+        return 100 * (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def phrase(peer, pitches, note_s=0.06, gap_s=0.02) -> None:
@@ -134,10 +166,12 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
                     phrase(peer, [60 + k, 64 + k, 67 + k, 72 + k])
                     time.sleep(1.0)
                 idle_until = time.monotonic()
-                rss_warm = rss_mb(daemon.pid)
+                memory = memory_mb(daemon.pid)
+                rss_warm = memory["VmRSS"]
                 cpu0, t0 = cpu_seconds(daemon.pid), time.monotonic()
                 time.sleep(idle_s)
                 idle_cpu = 100 * (cpu_seconds(daemon.pid) - cpu0) / (time.monotonic() - t0)
+                bare_cpu = bare_clients_cpu(server, idle_s)
                 flood_start = time.monotonic()
                 cpu0 = cpu_seconds(daemon.pid)
                 sent, rss = flood(peer, flood_s, FLOOD_RATE, daemon.pid)
@@ -168,9 +202,12 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
                       f"{len(start_s)} starts: " + ", ".join(f"{s:.2f}" for s in start_s) + " s"),
         common.figure("3. resident memory (VmRSS, after answering)", rss_warm, "MB",
                       f"<= {RSS_MB:.0f} MB", lambda v: v <= RSS_MB,
-                      f"after the flood: {rss_after:.1f} MB" if rss_after else "died in flood"),
+                      f"of which JACK's shared segment (RssShmem) "
+                      f"{memory.get('RssShmem', 0):.0f} MB, own (RssAnon) "
+                      f"{memory.get('RssAnon', 0):.0f} MB"),
         common.figure("3. idle CPU", idle_cpu, "% of a core", f"<= {IDLE_CPU_PCT}%",
-                      lambda v: v <= IDLE_CPU_PCT, f"over {idle_s:.0f} s with no input"),
+                      lambda v: v <= IDLE_CPU_PCT, f"over {idle_s:.0f} s with no input; two bare "
+                      f"rtmidi JACK clients alone: {bare_cpu:.2f}%"),
         common.figure("3. flood: queue growth, last third vs middle third", queue_growth,
                       "events", "bounded (<= 64)", lambda v: v <= 64,
                       f"queue max {max((r['queue_max'] for r in seconds), default=0)}; "
@@ -192,7 +229,9 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
                                                   f"{FLOOD_RATE:,} events/s flood")
     details = {
         "model": described, "start_to_ports_s": start_s, "rss_mb_warm": rss_warm,
-        "rss_mb_after_flood": rss_after, "idle_cpu_pct": idle_cpu, "idle_seconds": idle_s,
+        "memory_mb_warm": memory,
+        "rss_mb_after_flood": rss_after, "idle_cpu_pct": idle_cpu,
+        "bare_jack_clients_idle_cpu_pct": bare_cpu, "idle_seconds": idle_s,
         "flood": {"seconds": flood_s, "events_sent": sent, "rate_sent": sent / flood_s,
                   "events_in_state": len(in_flood), "rate_in_state": handled_rate,
                   "dropped_by_daemon": timing.dropped, "cpu_pct": flood_cpu,
