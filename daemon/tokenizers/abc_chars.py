@@ -57,8 +57,9 @@ class AbcCharsTokenizer:
         self.accent = int(accent)
         self.header = header
         self.bar_units = int(bar_units)
-        # Encoding always writes L:1/8: one unit is an eighth note, half a beat.
-        self.unit_s = 30.0 / self.quarter_bpm
+        # Encoding always writes L:1/8: one unit is an eighth note, half a beat; it is also the
+        # grid step players see (`step_s`).
+        self.unit_s = self.step_s = 30.0 / self.quarter_bpm
 
     def spec(self) -> dict[str, Any]:
         return {"name": self.name, "chars": self.chars, "quarter_bpm": self.quarter_bpm,

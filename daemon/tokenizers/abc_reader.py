@@ -85,7 +85,7 @@ class AbcDecoder:
         self.time = start_time
         self.buffer = ""
         self.line_start = True
-        self.sounding: _Sounding | None = None
+        self.current: _Sounding | None = None
         self._new_tune()
 
     def _new_tune(self) -> None:
@@ -96,6 +96,11 @@ class AbcDecoder:
         self.next_factor = Fraction(1)
         self.tuplet_left, self.tuplet_factor = 0, Fraction(1)
         self.accent_next = True
+
+    @property
+    def sounding(self) -> set[int]:
+        """Pitches the decoded music holds at `time` (their note-offs are still to come)."""
+        return set(self.current.pitches) if self.current is not None else set()
 
     def push(self, token: int) -> list[Event]:
         self.buffer += self.tok.chars[int(token)]
@@ -163,11 +168,11 @@ class AbcDecoder:
         elif kind == "tuplet":
             p = int(m.group("p"))
             self.tuplet_left, self.tuplet_factor = p, Fraction(_TUPLET_Q.get(p, 2), p)
-        elif kind == "broken" and self.sounding is not None:
+        elif kind == "broken" and self.current is not None:
             dotted = Fraction(1, 2 ** len(m.group()))  # '>' moves half, '>>' three quarters
             longer, shorter = 2 - dotted, dotted
             first, second = (longer, shorter) if m.group()[0] == ">" else (shorter, longer)
-            self.sounding.length *= float(first)
+            self.current.length *= float(first)
             self.next_factor = second
         elif kind == "tie":
             self.tie = True
@@ -190,19 +195,19 @@ class AbcDecoder:
             self.tuplet_left -= 1
         seconds = float(units * self.unit_beats * factor) * 60.0 / self.tok.quarter_bpm
         tie, self.tie = self.tie, False
-        if tie and self.sounding is not None and self.sounding.pitches == pitches:
-            self.sounding.length += seconds
+        if tie and self.current is not None and self.current.pitches == pitches:
+            self.current.length += seconds
             return []
         events = self._finish()
-        self.sounding = _Sounding(pitches, self.time, seconds)
+        self.current = _Sounding(pitches, self.time, seconds)
         velocity = self.tok.velocity + (self.tok.accent if self.accent_next else 0)
         self.accent_next = False
         return events + [Event(self.time, "note_on", p, min(127, velocity)) for p in pitches]
 
     def _finish(self) -> list[Event]:
         """Ends the sounding note (or rest) and moves the clock past it."""
-        if self.sounding is None:
+        if self.current is None:
             return []
-        s, self.sounding = self.sounding, None
+        s, self.current = self.current, None
         self.time = s.start + s.length
         return [Event(self.time, "note_off", p, 0) for p in s.pitches]

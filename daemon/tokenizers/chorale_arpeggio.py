@@ -175,6 +175,11 @@ class ChoraleDecoder:
     def time(self) -> float:
         return self.start_time + self.step * self.tok.step_s
 
+    @property
+    def sounding(self) -> set[int]:
+        """Pitches held at `time` (their note-offs are still to come)."""
+        return set(self.held)
+
     def push(self, token: int) -> list[Event]:
         self.tok.describe(token)  # range check
         self.voices.append(self.tok.id_pitch(token))
