@@ -74,5 +74,6 @@ def evaluate_run(model_path: Path, run_dir: Path, max_order: int = DEFAULT_MAX_O
     """`improvd evaluate`: the model against the test split stored in a training run."""
     from .train import load_splits
 
+    load_runner(model_path)  # a bad model file is reported before the run is read
     splits = load_splits(run_dir)
     return evaluate(model_path, splits["train"], splits["test"], max_order)
