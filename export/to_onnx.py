@@ -1,4 +1,4 @@
-"""TensorFlow -> ONNX with tf2onnx, named inputs/outputs and the improvd metadata, written atomically.
+"""TensorFlow -> ONNX with tf2onnx: named inputs/outputs, the improvd metadata, atomic writes.
 
 `convert` is generic (any recipe: a Keras model or a tf.function); recipes build their step or
 window graph and call it. Keras 3 models go through `from_function`: we wrap the model in a

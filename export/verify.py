@@ -56,8 +56,9 @@ def verify_recurrent(onnx_path: Path, recipe, config, model, step, seqs, *, piec
     worst_onnx = worst_step = 0.0
     for tokens in chosen:
         reference = recipe.full_logits(model, tokens)
-        worst_onnx = max(worst_onnx, compare_logits(
-            reference, runner_logits(runner, tokens), tol, "ONNX step vs TF sequence")["max_abs_diff"])
+        onnx_report = compare_logits(reference, runner_logits(runner, tokens), tol,
+                                     "ONNX step vs TF sequence")
+        worst_onnx = max(worst_onnx, onnx_report["max_abs_diff"])
         worst_step = max(worst_step, compare_logits(
             reference, recipe.step_logits(step, config, tokens), tol,
             "TF step vs TF sequence")["max_abs_diff"])

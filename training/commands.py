@@ -6,7 +6,6 @@ own commands stay fast and light.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import logging
@@ -114,6 +113,3 @@ def register(sub) -> None:
 
     from . import generate  # light at import time (heavy imports in its handler)
     generate.register(sub)
-
-
-_ = argparse  # register() receives argparse subparsers; imported for readers and type checkers
