@@ -65,7 +65,27 @@ def chorale_wavenet(model: Path, tokens: int, threads: int) -> dict:
     return token_cost(runner, prompt, tokens)
 
 
-RECIPES = {"abc-char-lstm": abc_char_lstm, "chorale-wavenet": chorale_wavenet}
+def _heard_phrase(tok) -> list[int]:
+    """A played C major phrase (a chord, then a melody) as the daemon hears it: the streaming
+    encoder groups the chord's near-simultaneous onsets into one token."""
+    from improvd.daemon.events import Note, notes_to_events
+
+    notes = [Note(60, 90, 0.0, 0.45), Note(64, 85, 0.01, 0.45), Note(67, 80, 0.02, 0.45)] + [
+        Note(p, 80, 0.5 + 0.25 * i, 0.7 + 0.25 * i)
+        for i, p in enumerate([72, 71, 69, 67, 65, 64, 62, 60, 62, 64, 65, 67])]
+    enc = tok.encoder()
+    return [i for e in notes_to_events(notes) for i in enc.push(e)] + enc.flush()
+
+
+def note_chord(model: Path, tokens: int, threads: int) -> dict:
+    """Seeds 002-004 (note-chord-lstm, -wavenet, -composer): window models over Note/Chord tokens."""
+    runner = load_runner(model, threads=threads)
+    return token_cost(runner, _heard_phrase(runner.tokenizer), tokens)
+
+
+RECIPES = {"abc-char-lstm": abc_char_lstm, "chorale-wavenet": chorale_wavenet,
+           "note-chord-lstm": note_chord, "note-chord-wavenet": note_chord,
+           "note-chord-composer": note_chord}
 
 
 def main(argv: list[str] | None = None) -> int:
