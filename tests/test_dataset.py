@@ -23,7 +23,7 @@ def chorales(jsb_tgz):
     return load_pieces(f"jsb:{jsb_tgz}", cache_dir=None)
 
 
-# --- split -------------------------------------------------------------------------------------------
+# --- split ----------------------------------------------------------------------------------------
 def test_split_is_by_name_not_order():
     pieces = [_piece(f"midi:song{i:04d}.mid") for i in range(2000)]
     shuffled = pieces[:]
@@ -50,7 +50,7 @@ def test_small_source_still_gets_valid_and_test():
     assert all(splits[k] for k in dataset.SPLITS), {k: len(v) for k, v in splits.items()}
 
 
-# --- augment and tokenize ----------------------------------------------------------------------------
+# --- augment and tokenize -------------------------------------------------------------------------
 def test_augment_transposes_stretches_and_drops_out_of_range():
     events = notes_to_events([Note(120, 80, 0.0, 1.0), Note(60, 90, 0.5, 2.0)])
     events.insert(1, Event(0.25, "control_change", 64, 127))
@@ -78,7 +78,7 @@ def test_tokenize_split_variants_are_int32_and_decode_back():
     assert slow[-1].end == pytest.approx(1.1, abs=tok.step_s)
 
 
-# --- windows -----------------------------------------------------------------------------------------
+# --- windows --------------------------------------------------------------------------------------
 def test_make_windows_shapes_and_shift():
     seqs = [np.arange(10, dtype=np.int32), np.arange(100, 103, dtype=np.int32)]
     w = dataset.make_windows(seqs, length=4, stride=3)
@@ -101,7 +101,7 @@ def test_to_tf_dataset_batches_inputs_and_targets():
         sorted(map(tuple, windows))  # shuffled, nothing lost
 
 
-# --- prepare -----------------------------------------------------------------------------------------
+# --- prepare --------------------------------------------------------------------------------------
 def test_prepare_writes_splits_and_summary(tmp_path, chorales, jsb_tgz):
     tok = PerformanceTokenizer()
     summary = dataset.prepare(f"jsb:{jsb_tgz}", tmp_path / "out", tok, cache_dir=None,

@@ -34,7 +34,7 @@ def _sorted(piece: Piece) -> bool:
     return times == sorted(times)
 
 
-# --- music21 ---------------------------------------------------------------------------------------
+# --- music21 --------------------------------------------------------------------------------------
 def test_music21_bach_subset_is_real_and_deterministic(cache_dir):
     first = load_pieces("music21:bach", cache_dir=None, limit=3, workers=2)
     again = load_pieces("music21:bach", cache_dir=None, limit=3, workers=1)
@@ -88,7 +88,7 @@ def test_unknown_music21_collection():
         load_pieces("music21:nosuch", cache_dir=None)
 
 
-# --- ABC ---------------------------------------------------------------------------------------------
+# --- ABC ------------------------------------------------------------------------------------------
 def test_abc_file_gives_one_piece_per_tune(tmp_path):
     (tmp_path / "tunes.abc").write_text(ABC_TWO_TUNES)
     pieces = load_pieces(str(tmp_path / "tunes.abc"), cache_dir=None)
@@ -99,7 +99,7 @@ def test_abc_file_gives_one_piece_per_tune(tmp_path):
     assert first[-1].end - first[-1].start == pytest.approx(2.0)
 
 
-# --- MIDI --------------------------------------------------------------------------------------------
+# --- MIDI -----------------------------------------------------------------------------------------
 def test_midi_folder_tempo_drums_pedal_and_corrupt_file(tmp_path, midi_writer, caplog):
     # 480 ticks per beat; 120 bpm for the first beat, then 60 bpm.
     midi_writer(tmp_path / "a" / "tempo.mid", [(60, 100, 0, 480), (62, 90, 960, 1440)],
@@ -149,7 +149,7 @@ def test_midi_without_notes_is_skipped(tmp_path, midi_writer, caplog):
     assert "midi:silent.mid" in caplog.text
 
 
-# --- JSB chorales ------------------------------------------------------------------------------------
+# --- JSB chorales ---------------------------------------------------------------------------------
 def test_jsb_tgz_keeps_split_and_holds_notes(jsb_tgz):
     pieces = load_pieces(f"jsb:{jsb_tgz}", cache_dir=None)
     splits = [p.name.split(":")[1].split("/")[0] for p in pieces]
@@ -211,7 +211,7 @@ def test_jsb_missing_or_broken_tgz(tmp_path):
         load_pieces(f"jsb:{tmp_path / 'bad.tgz'}", cache_dir=None)
 
 
-# --- cache -------------------------------------------------------------------------------------------
+# --- cache ----------------------------------------------------------------------------------------
 def test_cache_hit_on_second_run_and_miss_after_edit(tmp_path, midi_writer, cache_dir, caplog):
     folder = tmp_path / "midi"
     midi_writer(folder / "one.mid", [(60, 100, 0, 480)])
