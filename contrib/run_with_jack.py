@@ -25,6 +25,14 @@ ALSA_SEQ_DEVICE = "/dev/snd/seq"
 STARTUP_TIMEOUT_S = 10.0
 
 
+def die_with_us() -> None:
+    """In a child before exec (Linux): SIGTERM when this script dies, even by SIGKILL, so neither
+    the server nor the command outlives it."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def alsa_usable() -> bool:
     return os.access(ALSA_SEQ_DEVICE, os.R_OK | os.W_OK)
 
@@ -50,7 +58,8 @@ def start_server(name: str, env: dict) -> subprocess.Popen:
     # jackd logs for as long as it runs: a file, not a pipe nobody drains. Its own process group,
     # so a Ctrl-C in the terminal reaches the command (through us) and not the server under it.
     log = tempfile.TemporaryFile("w+")
-    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, process_group=0)
+    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, process_group=0,
+                              preexec_fn=die_with_us)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -91,7 +100,7 @@ def main(argv: list[str]) -> int:
           f"the ports with JACK_DEFAULT_SERVER={name}, e.g. `JACK_DEFAULT_SERVER={name} jack_lsp`",
           flush=True)
     # Its own process group too: a terminal's Ctrl-C reaches it once, forwarded from here.
-    child = subprocess.Popen(argv, env=env, process_group=0)
+    child = subprocess.Popen(argv, env=env, process_group=0, preexec_fn=die_with_us)
 
     def forward(signum, _frame):
         child.send_signal(signum)

@@ -1,8 +1,8 @@
 """The few libjack calls python-rtmidi does not offer: probe a server, connect ports, period length.
 
 Loaded with ctypes from the system's libjack (Debian: libjack-jackd2-0, pulled in by jackd2), so
-nothing is compiled and nothing is needed where JACK is not used. Every function opens a short-lived
-client that never starts a server by itself (JackNoStartServer) and closes it again.
+nothing is compiled and nothing is needed where JACK is not used. A `session()` is a short-lived
+client that never starts a server by itself (JackNoStartServer) and is closed at once after use.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import ctypes
 import ctypes.util
 import errno
 import logging
+import time
 from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
@@ -57,40 +58,20 @@ def library():
     return _lib
 
 
-@contextmanager
-def _client(name: str = "improvd-probe"):
-    lib = library()
-    if lib is None:
-        raise OSError("libjack is not installed")
-    status = ctypes.c_int(0)
-    handle = lib.jack_client_open(name.encode(), _NO_START_SERVER, ctypes.byref(status))
-    if not handle:
-        raise OSError(f"no JACK server answers (jack status 0x{status.value:x})")
-    try:
-        yield lib, handle
-    finally:
-        lib.jack_client_close(handle)
+class Session:
+    """One short-lived client for a few calls (opening a client costs a round trip to the server)."""
 
+    def __init__(self, lib, handle):
+        self._lib, self._handle = lib, handle
 
-def server_running() -> bool:
-    """True when the server named by $JACK_DEFAULT_SERVER (or the default one) answers."""
-    try:
-        with _client():
-            return True
-    except OSError:
-        return False
+    def period_seconds(self) -> float:
+        """Length of one JACK cycle: MIDI written now leaves on the next cycle."""
+        rate = max(1, self._lib.jack_get_sample_rate(self._handle))
+        return self._lib.jack_get_buffer_size(self._handle) / rate
 
-
-def period_seconds() -> float:
-    """Length of one JACK cycle: MIDI written now leaves on the next cycle."""
-    with _client() as (lib, handle):
-        return lib.jack_get_buffer_size(handle) / max(1, lib.jack_get_sample_rate(handle))
-
-
-def port_names(pattern: str = "") -> list[str]:
-    """Full names of the ports on the server whose name matches the regular expression."""
-    with _client() as (lib, handle):
-        found = lib.jack_get_ports(handle, pattern.encode() or None, None, 0)
+    def port_names(self, pattern: str = "") -> list[str]:
+        """Full names of the ports whose name matches the regular expression."""
+        found = self._lib.jack_get_ports(self._handle, pattern.encode() or None, None, 0)
         if not found:
             return []
         names = []
@@ -98,13 +79,43 @@ def port_names(pattern: str = "") -> list[str]:
         while found[i]:
             names.append(found[i].decode())
             i += 1
-        lib.jack_free(ctypes.cast(found, ctypes.c_void_p))
+        self._lib.jack_free(ctypes.cast(found, ctypes.c_void_p))
         return names
 
+    def connect(self, source: str, destination: str) -> None:
+        """Connect an output port to an input port; already connected counts as done."""
+        result = self._lib.jack_connect(self._handle, source.encode(), destination.encode())
+        if result not in (0, errno.EEXIST):
+            raise OSError(f"JACK refused to connect {source} -> {destination} (error {result})")
 
-def connect(source: str, destination: str) -> None:
-    """Connect an output port to an input port; already connected counts as done."""
-    with _client() as (lib, handle):
-        result = lib.jack_connect(handle, source.encode(), destination.encode())
-    if result not in (0, errno.EEXIST):
-        raise OSError(f"JACK refused to connect {source} -> {destination} (error {result})")
+
+@contextmanager
+def session(name: str = "improvd-ctl", attempts: int = 3):
+    """A Session on the server named by $JACK_DEFAULT_SERVER; OSError when none answers.
+
+    A busy machine can make one attempt time out, so it tries again before giving up."""
+    lib = library()
+    if lib is None:
+        raise OSError("libjack is not installed")
+    status = ctypes.c_int(0)
+    for attempt in range(attempts):
+        handle = lib.jack_client_open(name.encode(), _NO_START_SERVER, ctypes.byref(status))
+        if handle:
+            break
+        log.debug("JACK client open failed (status 0x%x), attempt %d", status.value, attempt + 1)
+        time.sleep(0.05)
+    else:
+        raise OSError(f"no JACK server answers (jack status 0x{status.value:x})")
+    try:
+        yield Session(lib, handle)
+    finally:
+        lib.jack_client_close(handle)
+
+
+def server_running() -> bool:
+    """True when the server named by $JACK_DEFAULT_SERVER (or the default one) answers."""
+    try:
+        with session("improvd-probe", attempts=2):
+            return True
+    except OSError:
+        return False

@@ -2,7 +2,12 @@
 
 The only module that imports mido or rtmidi. The input side uses python-rtmidi directly and parses
 the raw bytes with `mido.Parser`, which drops stray data bytes, unfinished sysex and unknown status
-bytes instead of raising: whatever a keyboard or another program sends, the rtmidi thread survives.
+bytes instead of raising: whatever a keyboard or another program sends, the input thread survives.
+
+Input is read from rtmidi's own queue by a thread of ours ("improvd-midi-in", polling every
+millisecond) rather than through an rtmidi callback: on JACK that callback runs inside JACK's
+realtime process cycle and would wait there for Python's GIL; a cycle that overruns lets JACK reuse
+the MIDI buffer it is still reading, and we measured duplicated and zeroed messages that way.
 
 Naming: a port other programs see is `<client>:<port>`. rtmidi gives every port object its own
 backend client, so on JACK (where client names must be unique) the output port lives in the client
@@ -89,9 +94,14 @@ def choose_backend(name: str = "auto") -> str:
     raise PortError(NO_BACKEND_HELP.format(dev=ALSA_SEQ_DEVICE))
 
 
+INPUT_QUEUE = 16384  # messages rtmidi keeps for the reader thread (a 10,000-event burst fits)
+POLL_S = 0.001
+
+
 def _new_rt(kind, backend: str, client_name: str):
+    extra = {"queue_size_limit": INPUT_QUEUE} if kind is rtmidi.MidiIn else {}
     try:
-        return kind(rtapi=APIS[backend], name=client_name)
+        return kind(rtapi=APIS[backend], name=client_name, **extra)
     except rtmidi.RtMidiError as exc:
         raise PortError(f"cannot open a {backend} MIDI client: {exc}") from exc
 
@@ -130,6 +140,7 @@ class _Port:
     def __init__(self, backend: str, client_name: str, port_name: str, *, virtual: bool = True,
                  connect: Iterable[str] = ()):
         self.backend = backend
+        self.period_s = 0.0  # the backend's processing cycle, where it has one (JACK)
         self._rts = []
         client = self._client_name(client_name)
         self.name = f"{client}:{port_name}"
@@ -157,15 +168,17 @@ class _Port:
     def _open(self, first, client: str, port_name: str, virtual: bool, targets: list[str]) -> None:
         if self.backend == "jack":
             # One JACK port, connected to every target: libjack can wire any two ports.
-            if jack.port_names(f"^{re.escape(client)}:"):
-                first.delete()
-                raise PortError(f"JACK already has a client named {client!r} (is another improvd "
-                                "running?); choose another client name")
-            self._adopt(first)
-            first.open_virtual_port(port_name)
-            for target in targets:
-                pair = (target, self.name) if self.kind is rtmidi.MidiIn else (self.name, target)
-                jack.connect(*pair)
+            with jack.session() as server:
+                if server.port_names(f"^{re.escape(client)}:"):
+                    first.delete()
+                    raise PortError(f"JACK already has a client named {client!r} (is another "
+                                    "improvd running?); choose another client name")
+                self._adopt(first)
+                first.open_virtual_port(port_name)
+                for target in targets:
+                    pair = (target, self.name) if self.kind is rtmidi.MidiIn else (self.name, target)
+                    server.connect(*pair)
+                self.period_s = server.period_seconds()
             return
         # Elsewhere an rtmidi object connects to one port: one object per target.
         rt = first
@@ -195,32 +208,59 @@ class MidiInput(_Port):
 
     def __init__(self, backend: str, client_name: str, port_name: str, *, virtual: bool = True,
                  connect: Iterable[str] = (), callback: Callable[[mido.Message, float], None]):
+        """callback(msg, t) runs on the input thread; t is time.monotonic() at arrival."""
         self._callback = callback
         self._errors = 0
+        self._closing = threading.Event()
         super().__init__(backend, client_name, port_name, virtual=virtual, connect=connect)
+        self._thread = threading.Thread(target=self._read_loop, name="improvd-midi-in",
+                                        daemon=True)
+        self._thread.start()
 
     def _adopt(self, rt) -> None:
         # Sysex, MIDI clock and active sensing are of no use to the daemon: rtmidi drops them.
         rt.ignore_types(sysex=True, timing=True, active_sense=True)
-        rt.set_callback(self._on_bytes, mido.Parser())  # a parser per connection: no mixing
         super()._adopt(rt)
 
-    def _on_bytes(self, message, parser) -> None:
-        """rtmidi's thread: parse, stamp, hand over. Never raises."""
+    def _read_loop(self) -> None:
+        """The input thread: drain rtmidi's queues, parse, stamp, hand over. Never raises."""
+        sources = [(rt, mido.Parser()) for rt in self._rts]  # a parser per connection: no mixing
+        while not self._closing.is_set():
+            busy = False
+            for rt, parser in sources:
+                batch = []
+                while len(batch) < 1024 and (item := rt.get_message()) is not None:
+                    batch.append(item)
+                if batch:
+                    busy = True
+                    self._deliver(batch, parser)
+            if not busy:
+                self._closing.wait(POLL_S)
+
+    def _deliver(self, batch, parser) -> None:
+        # rtmidi gives each message's delta to the one before: messages that waited in the queue
+        # together get their real spacing back, counted backwards from now.
         t = time.monotonic()
-        try:
-            parser.feed(message[0])
-            for msg in parser:
-                self._callback(msg, t)
-        except Exception:  # a bug downstream must not kill rtmidi's thread or flood the log
-            self._errors += 1
-            if self._errors in (1, 10, 100, 1000):
-                log.exception("input %s: message handling failed (%d so far)", self.name,
-                              self._errors)
+        stamps = []
+        for data, delta in reversed(batch):
+            stamps.append(t)
+            t -= max(0.0, delta)
+        for (data, _), stamp in zip(batch, reversed(stamps)):
+            try:
+                parser.feed(data)
+                for msg in parser:
+                    self._callback(msg, stamp)
+            except Exception:  # a bug downstream must not kill the input or flood the log
+                self._errors += 1
+                if self._errors in (1, 10, 100, 1000):
+                    log.exception("input %s: message handling failed (%d so far)", self.name,
+                                  self._errors)
 
     def close(self) -> None:
-        for rt in self._rts:
-            rt.cancel_callback()
+        self._closing.set()
+        thread = getattr(self, "_thread", None)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
         super().close()
 
 
@@ -231,10 +271,7 @@ class MidiOutput(_Port):
     def __init__(self, backend: str, client_name: str, port_name: str, *, virtual: bool = True,
                  connect: Iterable[str] = ()):
         self._lock = threading.Lock()
-        self._flush_s = 0.005
         super().__init__(backend, client_name, port_name, virtual=virtual, connect=connect)
-        if backend == "jack":  # JACK sends what we write on its next cycle: wait for it in close()
-            self._flush_s += 2 * jack.period_seconds()
 
     def _client_name(self, client_name: str) -> str:
         return f"{client_name}-out" if self.backend == "jack" else client_name
@@ -254,8 +291,8 @@ class MidiOutput(_Port):
 
     def close(self) -> None:
         with self._lock:
-            if self._rts:
-                time.sleep(self._flush_s)
+            if self._rts:  # JACK sends what we wrote on its next cycle: give it two
+                time.sleep(2 * self.period_s + 0.005)
             super().close()
 
 

@@ -54,7 +54,8 @@ def test_virtual_input_is_seen_by_other_clients_and_receives(server, peer):
     port = ports.MidiInput("jack", unique("improvd"), "in", callback=rec)
     try:
         assert port.name in server.ports()
-        jack.connect(peer.out_name, port.name)
+        with jack.session() as ctl:
+            ctl.connect(peer.out_name, port.name)
         before = time.monotonic()
         peer.send(mido.Message("note_on", note=60, velocity=100, channel=2))
         msgs = rec.wait(1)

@@ -19,8 +19,15 @@ from pathlib import Path
 import mido
 import rtmidi
 
-JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the test process dies, however it dies, so a killed
+    run leaves no server behind (JACK allows only a few servers at once)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def unique(prefix: str) -> str:
@@ -38,7 +45,8 @@ class JackServer:
         # the privilege jackd says so and runs without it.
         self.process = subprocess.Popen(
             ["jackd", "-n", self.name, "-d", "dummy", "-r", "48000", "-p", "64"],
-            stdout=self._log, stderr=subprocess.STDOUT, process_group=0)
+            stdout=self._log, stderr=subprocess.STDOUT, process_group=0,
+            preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 15
         while not self.answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -76,8 +84,10 @@ class JackServer:
 class MidiPeer:
     """A keyboard and a listener on JACK: plays phrases with real timing, records what it hears.
 
-    Output through python-rtmidi (so it can also send raw, malformed bytes), input through mido.
     Ports: `<name>:keys` (we play into it) and `<name>-ears:in` (the daemon's answers land here).
+    python-rtmidi for the ports (the output can send raw, malformed bytes), mido for messages. The
+    input is read from rtmidi's queue by a thread, not by an rtmidi callback: a callback runs in
+    JACK's realtime cycle and waits there for the GIL, and an overrun cycle garbles what it reads.
     """
 
     def __init__(self, name: str | None = None):
@@ -88,14 +98,26 @@ class MidiPeer:
         self.received: list[tuple[float, mido.Message]] = []
         self.sent: list[float] = []  # when each message left, by this process's clock
         self._lock = threading.Lock()
-        backend = mido.Backend(JACK_BACKEND)
-        self._in = backend.open_input("in", client_name=f"{self.name}-ears", virtual=True,
-                                      callback=self._heard)
+        self._in = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=f"{self.name}-ears",
+                                 queue_size_limit=16384)
+        self._in.ignore_types(sysex=False, timing=True, active_sense=True)
+        self._in.open_virtual_port("in")
         self.in_name = f"{self.name}-ears:in"
+        self._closing = threading.Event()
+        self._reader = threading.Thread(target=self._listen, daemon=True)
+        self._reader.start()
 
-    def _heard(self, msg) -> None:  # rtmidi's thread
-        with self._lock:
-            self.received.append((time.monotonic(), msg))
+    def _listen(self) -> None:  # the reader thread
+        parser = mido.Parser()
+        while not self._closing.is_set():
+            item = self._in.get_message()
+            if item is None:
+                self._closing.wait(0.0005)
+                continue
+            parser.feed(item[0])
+            now = time.monotonic()
+            with self._lock:
+                self.received.extend((now, msg) for msg in parser)
 
     def send(self, msg: mido.Message) -> None:
         self.send_raw(msg.bytes())
@@ -134,15 +156,19 @@ class MidiPeer:
             time.sleep(poll_s)
         return predicate()
 
-    def wait_quiet(self, quiet_s: float, timeout: float) -> bool:
-        """Wait until nothing arrived for quiet_s seconds."""
+    def wait_quiet(self, quiet_s: float, timeout: float, since: float = 0.0) -> bool:
+        """Wait until no note sounds and nothing arrived for quiet_s seconds (an answer may hold
+        a note longer than quiet_s: that is not its end)."""
         def quiet():
-            msgs = self.messages()
-            return not msgs or time.monotonic() - msgs[-1][0] >= quiet_s
+            msgs = self.messages(since)
+            return not msgs or (time.monotonic() - msgs[-1][0] >= quiet_s and not sounding(msgs))
         return self.wait_for(quiet, timeout)
 
     def close(self) -> None:
-        self._in.close()
+        self._closing.set()
+        self._reader.join()
+        self._in.close_port()
+        self._in.delete()
         self._rt.close_port()
         self._rt.delete()
 

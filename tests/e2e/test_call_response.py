@@ -24,14 +24,17 @@ def call_and_answer(peer, pitches=PHRASE, quiet_s=1.0, daemon=None):
     assert peer.wait_for(lambda: peer.note_ons(since=start), timeout=SILENCE_S + 3), \
         "no answer within silence_ms + 3 s" + (f"; daemon log:\n{daemon.log()[-3000:]}" if daemon else "")
     first = peer.note_ons(since=start)[0][0]
-    assert peer.wait_quiet(quiet_s, timeout=30)
+    # The answer lasts about as long as the call; its notes must all end well within that.
+    assert peer.wait_quiet(quiet_s, timeout=ended - start + 5, since=start), \
+        f"notes left sounding: {sounding(peer.messages(since=start))}" + (
+            f"; daemon log:\n{daemon.log()[-3000:]}" if daemon else "")
     return start, ended, first
 
 
 def test_answer_starts_after_the_silence_lasts_as_long_as_the_call_and_closes_its_notes(
         peer, start_daemon):
     daemon = start_daemon(peer, ["--silence-ms", str(int(SILENCE_S * 1000)), "--seed", "1"])
-    start, ended, first = call_and_answer(peer)
+    start, ended, first = call_and_answer(peer, daemon=daemon)
     # A busy machine may stretch a gap of the phrase past silence_ms: then the daemon rightly
     # answers there. Either way an answer starts only once silence_ms has passed since the player's
     # last message, and the end of the phrase gets one promptly.
@@ -39,7 +42,9 @@ def test_answer_starts_after_the_silence_lasts_as_long_as_the_call_and_closes_it
         assert t - peer.last_sent_before(t) >= SILENCE_S - JITTER_S, \
             f"a note-on {t - peer.last_sent_before(t):.3f} s after the player's last message"
     final = peer.note_ons(since=ended)
-    assert final and final[0][0] - ended < SILENCE_S + 0.5, "no prompt answer to the phrase's end"
+    # "Promptly" leaves room for a machine busy with other work (CI, training jobs).
+    assert final and final[0][0] - ended < SILENCE_S + 1.5, \
+        f"no prompt answer to the phrase's end; daemon log:\n{daemon.log()[-3000:]}"
     answer = peer.messages(since=start)
     last = answer[-1][0]
     call_s = ended - start
@@ -106,7 +111,9 @@ def test_hostile_input_neither_crashes_nor_sticks_a_note(peer, start_daemon):
     assert sent == 10_000
     for channel in range(16):  # pedal up everywhere, as a player would end
         peer.send(mido.Message("control_change", control=64, value=0, channel=channel))
-    # Whatever it answered to the burst, it ends, and then a normal phrase gets a normal answer.
+    # The burst is a call too: the daemon may need a while to work through it and answer. Whatever
+    # it answers, that ends, and then a normal phrase gets a normal answer.
+    peer.wait_for(lambda: peer.note_ons(), timeout=10)
     assert peer.wait_quiet(1.5, timeout=40), "the daemon never went quiet after the burst"
     assert daemon.process.poll() is None, daemon.log()
     start, ended, first = call_and_answer(peer, daemon=daemon)
