@@ -109,6 +109,8 @@ def _new_rt(kind, backend: str, client_name: str):
 def list_ports(backend: str | None = None) -> dict[str, dict[str, list[str]]]:
     """Ports per usable backend: "inputs" we can receive from, "outputs" we can send to."""
     backends = [choose_backend(backend)] if backend else [b for b in APIS if _usable(b)]
+    if not backends:
+        raise PortError(NO_BACKEND_HELP.format(dev=ALSA_SEQ_DEVICE))
     listing = {}
     for name in backends:
         listing[name] = {}
@@ -145,19 +147,23 @@ class _Port:
         client = self._client_name(client_name)
         self.name = f"{client}:{port_name}"
         first = _new_rt(self.kind, backend, client)
-        # Ports on the other side: sources for an input, destinations for an output.
-        targets = [_find(s, first.get_ports(), "output" if self.kind is rtmidi.MidiIn else "input",
-                         backend) for s in connect]
-        if not virtual and not targets:
-            first.delete()
-            raise PortError(f"a non-virtual {self.direction} needs ports to connect to")
         try:
+            # Ports on the other side: sources for an input, destinations for an output.
+            other_side = "output" if self.kind is rtmidi.MidiIn else "input"
+            targets = [_find(s, first.get_ports(), other_side, backend) for s in connect]
+            if not virtual and not targets:
+                raise PortError(f"a non-virtual {self.direction} needs ports to connect to")
+            if virtual and backend == "winmm":
+                raise PortError("WinMM has no virtual ports: set midi.virtual = false and name the "
+                                "ports to connect to")
             self._open(first, client, port_name, virtual, targets)
-        except (rtmidi.RtMidiError, OSError) as exc:
+        except BaseException as exc:
             self.close()
-            raise PortError(f"cannot open {backend} MIDI {self.direction} {self.name}: {exc}") from exc
-        except BaseException:
-            self.close()
+            if first not in self._rts:
+                first.delete()
+            if isinstance(exc, (rtmidi.RtMidiError, OSError)):
+                raise PortError(f"cannot open {backend} MIDI {self.direction} {self.name}: "
+                                f"{exc}") from exc
             raise
         log.info("%s %s open on %s%s", self.direction, self.name, backend,
                  f", connected to {', '.join(targets)}" if targets else "")
@@ -170,7 +176,6 @@ class _Port:
             # One JACK port, connected to every target: libjack can wire any two ports.
             with jack.session() as server:
                 if server.port_names(f"^{re.escape(client)}:"):
-                    first.delete()
                     raise PortError(f"JACK already has a client named {client!r} (is another "
                                     "improvd running?); choose another client name")
                 self._adopt(first)

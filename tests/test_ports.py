@@ -189,6 +189,8 @@ def test_no_backend_says_what_to_start(server, monkeypatch):
     if not os.access("/dev/snd/seq", os.R_OK | os.W_OK):
         with pytest.raises(ports.PortError, match="jackd -d dummy.*run_with_jack"):
             ports.choose_backend()
+        with pytest.raises(ports.PortError, match="no MIDI backend is usable"):
+            ports.list_ports()
 
 
 def test_message_conversions():
