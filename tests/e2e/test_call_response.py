@@ -69,13 +69,16 @@ def test_barge_in_cuts_the_answer(peer, start_daemon, config_file):
     release = peer.play([72], note_s=0.3, gap_s=0.0)
     # Everything sounding at the barge-in is released promptly...
     closed = peer.wait_for(lambda: not sounding(peer.messages(since=start)), timeout=1.0)
-    assert closed, f"still sounding after barge-in: {sounding(peer.messages(since=start))}"
-    offs = [t for t, m in peer.messages(since=barge) if m.type == "note_off"
-            or (m.type == "note_on" and m.velocity == 0)]
-    assert held_at_barge and offs and offs[0] - barge < 0.1
+    assert held_at_barge and closed, \
+        f"still sounding after barge-in: {sounding(peer.messages(since=start))}"
+    heard = peer.messages(since=start)
+    cut = next(t for i, (t, _) in enumerate(heard)
+               if t >= barge and not sounding(heard[:i + 1]))
+    # (0.3 s leaves room for a busy machine; on an idle one this takes a few milliseconds.)
+    assert cut - barge < 0.3, f"notes released {cut - barge:.3f} s after the barge-in"
     # ...and the 8-second answer plays no new note until the barge-in phrase is answered.
-    late = peer.note_ons(since=barge + 0.06, until=release + SILENCE_S - JITTER_S)
-    assert late == [], f"note-ons after the barge-in: {late}"
+    late = peer.note_ons(since=cut + 0.005, until=release + SILENCE_S - JITTER_S)
+    assert late == [], f"note-ons after the barge-in cut the answer: {late}"
     assert ended < barge
 
 
