@@ -101,7 +101,9 @@ def load_model(config):
         runner = load_runner(config.model.path, config.model.provider, config.model.threads)
     except ModelFileError as exc:
         raise CommandError(str(exc)) from None
-    if not hasattr(runner.tokenizer, "time_shift"):
+    from .grid import is_grid
+
+    if not hasattr(runner.tokenizer, "time_shift") and not is_grid(runner.tokenizer):
         raise CommandError(f"{config.model.path}: the daemon plays performance tokens; this model "
                            f"uses the {runner.tokenizer.name!r} tokenizer")
     runner.advance(0)
@@ -139,7 +141,9 @@ def _check(config, runner) -> int:
     steps = 200
     started = time.perf_counter()
     for i in range(steps):
-        runner.advance(runner.tokenizer.time_shift(1 + i % 10))
+        tok = runner.tokenizer
+        runner.advance(tok.time_shift(1 + i % 10) if hasattr(tok, "time_shift")
+                       else i % runner.vocab_size)
     per_step = (time.perf_counter() - started) / steps
     print(f"config ok; model {config.model.path}: {runner.info.recipe} ({runner.info.kind}), "
           f"{per_step * 1000:.3f} ms per step")

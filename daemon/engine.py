@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .config import Config
-from .context import ContextWindow
+from .grid import make_context
 from .events import Event
 from .policy import CallResponsePolicy, Respond, Stop
 from .sampling import Constraints, Sampler, legal_mask
@@ -79,7 +79,7 @@ class Engine:
         self.config = config
         self.runner = runner
         self.tok = runner.tokenizer
-        self.context = ContextWindow(runner)
+        self.context = make_context(runner)  # ContextWindow, or GridContextWindow (grid.py)
         self.policy = CallResponsePolicy(config.policy)
         s = config.sampling
         self.sampler = Sampler(s.temperature, s.top_p, s.seed)
@@ -219,8 +219,11 @@ class Engine:
             # Before the first note only a short wait is allowed, so the answer starts promptly.
             longest = to_end if r.first_note_due is not None else min(
                 to_end, initial_steps - r.waited_steps)
-            mask = legal_mask(self.tok, ctx.response_sounding, self.constraints,
-                              max_shift_steps=longest, tokens_at_instant=r.tokens_at_instant)
+            if getattr(ctx, "grid", False):  # each token is one step: no waits to bound
+                mask = ctx.legal_mask(self.constraints)
+            else:
+                mask = legal_mask(self.tok, ctx.response_sounding, self.constraints,
+                                  max_shift_steps=longest, tokens_at_instant=r.tokens_at_instant)
             token = self.sampler.sample(ctx.logits, mask)
             kind, value = self.tok.describe(token)
             if kind == "time_shift":

@@ -1,0 +1,115 @@
+"""Playing grid tokenizers live: tokens without time shifts, each one lasting `step_s` seconds.
+
+The performance ContextWindow keeps the model's clock with time-shift tokens and steers the
+sampler with note-on/note-off masks. Timing-free tokenizers (note_chord: one Note/Chord token per
+step, its duration from the spec) have neither: the encoder turns heard onsets into tokens, the
+decoder gives every generated token its own timed note-ons and note-offs. GridContextWindow offers
+the engine the same interface as ContextWindow for them; make_context picks the right one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+
+import numpy as np
+
+from .context import ContextWindow, HistoryItem
+from .events import Event
+
+log = logging.getLogger(__name__)
+
+
+def is_grid(tok) -> bool:
+    """A tokenizer whose tokens each last one step: no time shifts, a step length, a decoder."""
+    return not hasattr(tok, "time_shift") and all(
+        hasattr(tok, name) for name in ("step_s", "encoder", "decoder", "vocab_size"))
+
+
+def make_context(runner, history: int = 2048):
+    """The engine's context for this model's tokenizer (runs on the engine thread)."""
+    if is_grid(runner.tokenizer):
+        return GridContextWindow(runner, history)
+    return ContextWindow(runner, history)
+
+
+class GridContextWindow:
+    """ContextWindow's interface for grid tokenizers. Runs on the engine thread only."""
+
+    grid = True
+
+    def __init__(self, runner, history: int = 2048):
+        self.runner = runner
+        self.tok = runner.tokenizer
+        self.history: deque[HistoryItem] = deque(maxlen=history)
+        self.tokens: deque[int] = deque(maxlen=history)
+        self.step_seconds: deque[float] = deque(maxlen=512)  # runner.advance durations
+        self._encoder = self.tok.encoder()
+        self._decoder = None
+        self._masks: dict = {}
+
+    # --- the player --------------------------------------------------------------------------
+    def hear(self, event: Event) -> int:
+        """Feed one input event (real time); returns how many tokens it became."""
+        ids = self._encoder.push(event)
+        for token in ids:
+            self._advance(token)
+        if event.kind != "control_change":
+            self.history.append(HistoryItem("heard", event))
+        return len(ids)
+
+    # --- the answer --------------------------------------------------------------------------
+    def start_response(self, real_time: float) -> None:
+        # The call's last onsets may still wait for a later event to close their group.
+        flush = getattr(self._encoder, "flush", None)
+        for token in flush() if flush else []:
+            self._advance(token)
+        self._decoder = self.tok.decoder(real_time)
+
+    @property
+    def responding(self) -> bool:
+        return self._decoder is not None
+
+    @property
+    def response_time(self) -> float:
+        return self._decoder.time
+
+    @property
+    def response_sounding(self) -> set[int]:
+        return getattr(self._decoder, "sounding", set())
+
+    @property
+    def logits(self):
+        return self.runner.logits
+
+    def legal_mask(self, constraints) -> np.ndarray:
+        """Tokens whose pitches lie in the allowed range and polyphony (all, if none do)."""
+        key = (constraints.pitch_min, constraints.pitch_max, constraints.max_polyphony)
+        if key not in self._masks:
+            mask = np.ones(self.tok.vocab_size, dtype=bool)
+            if hasattr(self.tok, "pitches"):
+                for token in range(self.tok.vocab_size):
+                    pitches = self.tok.pitches(token)
+                    mask[token] = (len(pitches) <= constraints.max_polyphony and all(
+                        constraints.pitch_min <= p <= constraints.pitch_max for p in pitches))
+            self._masks[key] = mask if mask.any() else np.ones_like(mask)
+        return self._masks[key]
+
+    def play(self, token: int) -> list[Event]:
+        """Feed one generated token; returns the timed events it decodes to (real time)."""
+        self._advance(token)
+        events = self._decoder.push(token)
+        self.history.extend(HistoryItem("played", e) for e in events)
+        return events
+
+    def end_response(self) -> list[Event]:
+        events = self._decoder.close_all() if self._decoder is not None else []
+        self._decoder = None
+        return events
+
+    def _advance(self, token: int) -> None:
+        started = time.perf_counter()
+        self.runner.advance(token)
+        self.step_seconds.append(time.perf_counter() - started)
+        self.tokens.append(token)
