@@ -25,6 +25,11 @@ def test_tiny_lstm_trains_exports_generates_and_answers_live(tmp_path, midi_writ
     assert runner.info.kind == "window" and runner.info.context_length == 20
     assert runner.tokenizer.vocabulary == run["vocabulary"]
     assert made["report"]["prompt_tokens"] == 5  # the spread chord is one token
+    # The command line, with a WAV rendering of the answer.
+    cli_out = tmp_path / "cli.mid"
+    assert main(["generate", "--model", str(made["onnx"]), "--prompt", str(made["phrase"]),
+                 "--out", str(cli_out), "--wav", str(tmp_path / "cli.wav"), "--tokens", "8"]) == 0
+    assert cli_out.stat().st_size > 0 and (tmp_path / "cli.wav").stat().st_size > 44
     heard, answer, _ = answer_live(made["onnx"])
     assert len(heard) == 5  # the spread chord is one token, then four melody notes
     assert sum(e.is_note_on for e in answer) >= 8 and min(e.time for e in answer) == 2.0
