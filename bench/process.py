@@ -74,24 +74,29 @@ time.sleep(3600)
 """
 
 
-def bare_clients_cpu(server, seconds: float) -> float:
-    """% of a core used by a process holding two idle python-rtmidi JACK clients."""
+def bare_clients_cpu(server, seconds: float, tries: int = 3) -> float | None:
+    """% of a core used by a process holding two idle python-rtmidi JACK clients (None when no
+    such process could be started: a loaded server may refuse a client now and then)."""
     import subprocess
     import sys
 
     from tests.e2e.jack_helpers import unique
 
-    proc = subprocess.Popen([sys.executable, "-c", _BARE_CLIENTS, unique("bench-bare")],
-                            env=server.env, stdout=subprocess.PIPE, text=True)
-    try:
-        if proc.stdout.readline().strip() != "ready":
-            raise RuntimeError("the bare JACK client process did not start")
-        cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
-        time.sleep(seconds)
-        return 100 * (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    for _ in range(tries):
+        proc = subprocess.Popen([sys.executable, "-c", _BARE_CLIENTS, unique("bench-bare")],
+                                env=server.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                text=True)
+        try:
+            if proc.stdout.readline().strip() != "ready":
+                log.warning("the bare JACK client process did not start (exit %s)", proc.poll())
+                continue
+            cpu0, t0 = cpu_seconds(proc.pid), time.monotonic()
+            time.sleep(seconds)
+            return 100 * (cpu_seconds(proc.pid) - cpu0) / (time.monotonic() - t0)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    return None
 
 
 def phrase(peer, pitches, note_s=0.06, gap_s=0.02) -> None:
@@ -145,7 +150,7 @@ def per_second(heard, start: float, end: float) -> list[dict]:
 def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
     from tests.e2e.jack_helpers import Daemon, MidiPeer
 
-    starts, phrases, idle_s, flood_s = (1, 2, 2.0, 3.0) if quick else (5, 10, 10.0, 30.0)
+    starts, phrases, idle_s, flood_s = (1, 2, 1.0, 3.0) if quick else (5, 10, 10.0, 30.0)
     with tempfile.TemporaryDirectory(prefix="improvd-bench-") as tmp, jack_session() as server:
         model, described = common.model_under_test(Path(tmp))
         config = write_config(Path(tmp) / "config.toml")
@@ -207,7 +212,8 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
                       f"{memory.get('RssAnon', 0):.0f} MB"),
         common.figure("3. idle CPU", idle_cpu, "% of a core", f"<= {IDLE_CPU_PCT}%",
                       lambda v: v <= IDLE_CPU_PCT, f"over {idle_s:.0f} s with no input; two bare "
-                      f"rtmidi JACK clients alone: {bare_cpu:.2f}%"),
+                      "rtmidi JACK clients alone: " + (f"{bare_cpu:.2f}%" if bare_cpu is not None
+                                                       else "could not start")),
         common.figure("3. flood: queue growth, last third vs middle third", queue_growth,
                       "events", "bounded (<= 64)", lambda v: v <= 64,
                       f"queue max {max((r['queue_max'] for r in seconds), default=0)}; "
