@@ -4,15 +4,16 @@
 
 If the ALSA sequencer is usable or a JACK server already answers, the command simply replaces this
 process. Otherwise (a machine with no sound card) a JACK server with the dummy driver is started
-under the name "improvd" (or $IMPROVD_JACK_NAME), the command runs with JACK_DEFAULT_SERVER pointing
-at it, SIGINT/SIGTERM/SIGHUP are passed on to the command, and when the command exits the server this
-script started, and only that one, is stopped. The exit status is the command's.
+under the name "improvd" (or $IMPROVD_JACK_NAME), the command runs with JACK_DEFAULT_SERVER
+pointing at it, SIGINT/SIGTERM/SIGHUP are passed on to the command, and when the command exits the
+server this script started, and only that one, is stopped. The exit status is the command's.
 
 Standard library only, so it runs before any virtual environment exists.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -25,12 +26,14 @@ ALSA_SEQ_DEVICE = "/dev/snd/seq"
 STARTUP_TIMEOUT_S = 10.0
 
 
+_LIBC = ctypes.CDLL(None) if sys.platform.startswith("linux") else None
+
+
 def die_with_us() -> None:
     """In a child before exec (Linux): SIGTERM when this script dies, even by SIGKILL, so neither
-    the server nor the command outlives it."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    the server nor the command outlives it. (libc is loaded beforehand: no imports in a fork.)"""
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def alsa_usable() -> bool:
@@ -42,7 +45,7 @@ def jack_answers(env: dict) -> bool:
     if not shutil.which("jack_lsp"):
         return False
     probe = subprocess.run(["jack_lsp"], env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=10)
+                           stderr=subprocess.DEVNULL, timeout=10, check=False)
     return probe.returncode == 0
 
 
@@ -57,9 +60,9 @@ def start_server(name: str, env: dict) -> subprocess.Popen:
     cmd = ["jackd", "-s", "-n", name, "-d", "dummy", "-r", "48000", "-p", "64"]
     # jackd logs for as long as it runs: a file, not a pipe nobody drains. Its own process group,
     # so a Ctrl-C in the terminal reaches the command (through us) and not the server under it.
-    log = tempfile.TemporaryFile("w+")
+    log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - lives as long as the server
     server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, process_group=0,
-                              preexec_fn=die_with_us)
+                              preexec_fn=die_with_us)  # noqa: PLW1509 - no threads here
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -100,7 +103,8 @@ def main(argv: list[str]) -> int:
           f"the ports with JACK_DEFAULT_SERVER={name}, e.g. `JACK_DEFAULT_SERVER={name} jack_lsp`",
           flush=True)
     # Its own process group too: a terminal's Ctrl-C reaches it once, forwarded from here.
-    child = subprocess.Popen(argv, env=env, process_group=0, preexec_fn=die_with_us)
+    child = subprocess.Popen(argv, env=env, process_group=0,
+                             preexec_fn=die_with_us)  # noqa: PLW1509 - no threads here
 
     def forward(signum, _frame):
         child.send_signal(signum)

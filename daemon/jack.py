@@ -59,7 +59,7 @@ def library():
 
 
 class Session:
-    """One short-lived client for a few calls (opening a client costs a round trip to the server)."""
+    """A short-lived client for a few calls (opening a client costs a round trip to the server)."""
 
     def __init__(self, lib, handle):
         self._lib, self._handle = lib, handle

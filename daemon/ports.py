@@ -23,7 +23,7 @@ import re
 import sys
 import threading
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import mido
 import rtmidi
@@ -180,9 +180,9 @@ class _Port:
                                     "improvd running?); choose another client name")
                 self._adopt(first)
                 first.open_virtual_port(port_name)
+                incoming = self.kind is rtmidi.MidiIn
                 for target in targets:
-                    pair = (target, self.name) if self.kind is rtmidi.MidiIn else (self.name, target)
-                    server.connect(*pair)
+                    server.connect(*((target, self.name) if incoming else (self.name, target)))
                 self.period_s = server.period_seconds()
             return
         # Elsewhere an rtmidi object connects to one port: one object per target.
@@ -247,10 +247,10 @@ class MidiInput(_Port):
         # together get their real spacing back, counted backwards from now.
         t = time.monotonic()
         stamps = []
-        for data, delta in reversed(batch):
+        for _, delta in reversed(batch):
             stamps.append(t)
             t -= max(0.0, delta)
-        for (data, _), stamp in zip(batch, reversed(stamps)):
+        for (data, _), stamp in zip(batch, reversed(stamps), strict=True):
             try:
                 parser.feed(data)
                 for msg in parser:

@@ -7,7 +7,6 @@ import time
 
 import mido
 import pytest
-
 from e2e.jack_helpers import JackServer, MidiPeer, unique
 from improvd.daemon import jack, ports
 from improvd.daemon.events import Event

@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from model_fixtures import model_for_tests
 
 from .jack_helpers import Daemon, JackServer, MidiPeer

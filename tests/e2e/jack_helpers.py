@@ -6,6 +6,7 @@ mido, and `improvd run` as a subprocess. Each piece stops only the process it st
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -22,12 +23,13 @@ import rtmidi
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+_LIBC = ctypes.CDLL(None)  # loaded here: a forked child must not import
+
+
 def _die_with_parent() -> None:
     """In the child before exec: SIGTERM when the test process dies, however it dies, so a killed
     run leaves no server behind (JACK allows only a few servers at once)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux, like the rest of this harness)
 
 
 def unique(prefix: str) -> str:
@@ -40,13 +42,13 @@ class JackServer:
     def __init__(self, name: str | None = None):
         self.name = name or unique("improvd-test")
         self.env = {**os.environ, "JACK_DEFAULT_SERVER": self.name}
-        self._log = tempfile.TemporaryFile("w+")
+        self._log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - lives as long as the server
         # Realtime mode (the default): MIDI then arrives on time even on a busy machine; without
         # the privilege jackd says so and runs without it.
         self.process = subprocess.Popen(
             ["jackd", "-n", self.name, "-d", "dummy", "-r", "48000", "-p", "64"],
             stdout=self._log, stderr=subprocess.STDOUT, process_group=0,
-            preexec_fn=_die_with_parent)
+            preexec_fn=_die_with_parent)  # noqa: PLW1509 - one prctl call, nothing to lock
         deadline = time.monotonic() + 15
         while not self.answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -55,17 +57,17 @@ class JackServer:
             time.sleep(0.05)
 
     def answers(self) -> bool:
-        return subprocess.run(["jack_lsp"], env=self.env, capture_output=True,
-                              timeout=10).returncode == 0
+        return subprocess.run(["jack_lsp"], env=self.env, capture_output=True, timeout=10,
+                              check=False).returncode == 0
 
     def ports(self) -> list[str]:
         out = subprocess.run(["jack_lsp"], env=self.env, capture_output=True, text=True,
-                             timeout=10).stdout
+                             timeout=10, check=True).stdout
         return out.split("\n")
 
     def connections(self) -> str:
         return subprocess.run(["jack_lsp", "-c"], env=self.env, capture_output=True, text=True,
-                              timeout=10).stdout
+                              timeout=10, check=True).stdout
 
     def log(self) -> str:
         self._log.seek(0)
@@ -194,7 +196,8 @@ class Daemon:
                  args: list[str] = (), client_name: str | None = None, ready_timeout: float = 30,
                  python_args: list[str] = ()):
         self.client_name = client_name or unique("improvd-e2e")
-        self.log_file = tempfile.NamedTemporaryFile("w+", suffix=".log")  # gone when collected
+        # The daemon writes it for as long as it runs; removed when this object is collected.
+        self.log_file = tempfile.NamedTemporaryFile("w+", suffix=".log")  # noqa: SIM115
         self.in_name = f"{self.client_name}:in"
         self.out_name = f"{self.client_name}-out:out"  # JACK: the output has its own client
         cmd = [sys.executable, *python_args, "-m", "improvd.daemon", "run", "--backend", "jack",

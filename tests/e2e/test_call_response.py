@@ -21,13 +21,13 @@ def call_and_answer(peer, pitches=PHRASE, quiet_s=1.0, daemon=None):
     """Play a phrase, wait for the answer to start and then to end; returns (sent, first answer)."""
     start = time.monotonic()
     ended = peer.play(pitches)
+    log = f"; daemon log:\n{daemon.log()[-3000:]}" if daemon else ""
     assert peer.wait_for(lambda: peer.note_ons(since=start), timeout=SILENCE_S + 3), \
-        "no answer within silence_ms + 3 s" + (f"; daemon log:\n{daemon.log()[-3000:]}" if daemon else "")
+        "no answer within silence_ms + 3 s" + log
     first = peer.note_ons(since=start)[0][0]
     # The answer lasts about as long as the call; its notes must all end well within that.
     assert peer.wait_quiet(quiet_s, timeout=ended - start + 5, since=start), \
-        f"notes left sounding: {sounding(peer.messages(since=start))}" + (
-            f"; daemon log:\n{daemon.log()[-3000:]}" if daemon else "")
+        f"notes left sounding: {sounding(peer.messages(since=start))}{log}"
     return start, ended, first
 
 
@@ -119,7 +119,7 @@ def test_hostile_input_neither_crashes_nor_sticks_a_note(peer, start_daemon):
     peer.wait_for(lambda: peer.note_ons(), timeout=10)
     assert peer.wait_quiet(1.5, timeout=40), "the daemon never went quiet after the burst"
     assert daemon.process.poll() is None, daemon.log()
-    start, ended, first = call_and_answer(peer, daemon=daemon)
+    _, _, first = call_and_answer(peer, daemon=daemon)
     assert first - peer.last_sent_before(first) >= SILENCE_S - JITTER_S, daemon.log()[-3000:]
     assert not sounding(peer.messages()), f"stuck notes: {sounding(peer.messages())}"
     assert daemon.process.poll() is None, daemon.log()

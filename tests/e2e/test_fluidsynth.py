@@ -22,7 +22,7 @@ SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 def fluidsynth(jack_server):
     """fluidsynth with JACK MIDI in and JACK audio out (the dummy driver clocks it)."""
     name = unique("fluid")
-    log = tempfile.TemporaryFile("w+")
+    log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - lives as long as fluidsynth
     # -v prints every MIDI event it plays; the shell stays open on a pipe we close at the end.
     proc = subprocess.Popen(
         ["fluidsynth", "-a", "jack", "-m", "jack", "-v", "-r", "48000",
