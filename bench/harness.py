@@ -52,6 +52,16 @@ def parse_timing(text: str) -> Timing:
     return t
 
 
+def calls_over_after(log_path: Path, after: float, tail_bytes: int = 1 << 16) -> list[float]:
+    """Call-over instants later than `after` in the last `tail_bytes` of a daemon's log (cheap
+    enough to poll while a flood writes megabytes of timing lines)."""
+    with open(log_path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - tail_bytes))
+        tail = f.read().decode(errors="replace")
+    return [t for t in map(float, _CALL.findall(tail)) if t > after]
+
+
 @contextlib.contextmanager
 def jack_session() -> Iterator[object]:
     """A private `jackd -d dummy -r 48000 -p 64` under a unique name; this process's MIDI clients

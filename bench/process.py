@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from . import common
-from .harness import (PortProbe, cpu_seconds, jack_session, memory_mb, parse_timing, rss_mb,
-                      write_config)
+from .harness import (PortProbe, calls_over_after, cpu_seconds, jack_session, memory_mb,
+                      parse_timing, rss_mb, write_config)
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,14 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
                 sent, rss = flood(peer, flood_s, FLOOD_RATE, daemon.pid)
                 flood_end = time.monotonic()
                 flood_cpu = 100 * (cpu_seconds(daemon.pid) - cpu0) / (flood_end - flood_start)
-                peer.wait_quiet(1.0, timeout=60)  # the backlog drains; the flood is answered
+                # The answer to the flood comes once the backlog has drained (the engine does
+                # not end a call while input is queued): wait for it, then for its end.
+                log_path = Path(daemon.log_file.name)
+                peer.wait_for(lambda: calls_over_after(log_path, flood_end), timeout=180,
+                              poll_s=0.2)
+                answered = calls_over_after(log_path, flood_end)
+                drain_s = answered[0] - flood_end if answered else None
+                peer.wait_quiet(1.0, timeout=60)
                 alive = daemon.process.poll() is None
                 rss_after = rss_mb(daemon.pid) if alive else None
             finally:
@@ -260,7 +267,7 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
         "flood": {"seconds": flood_s, "events_sent": sent, "rate_sent": sent / flood_s,
                   "events_in_state": len(in_flood), "rate_in_state": handled_rate,
                   "dropped_by_daemon": timing.dropped, "cpu_pct": flood_cpu,
-                  "alive_after": alive, "rss_mb_samples": [round(m, 1) for _, m in rss],
+                  "alive_after": alive, "backlog_drained_s_after_flood": drain_s, "rss_mb_samples": [round(m, 1) for _, m in rss],
                   "per_second": seconds, "input_to_state_ms": flood_lat},
         "idle_input_to_state_ms": idle_lat, "engine_capacity": capacity,
         "note": "the daemon runs with --log-level debug for its timing lines (one per event)",
