@@ -7,22 +7,14 @@ import time
 
 import mido
 import pytest
-from e2e.jack_helpers import JackServer, MidiPeer, unique
+from e2e.jack_helpers import JackServer, MidiPeer, shared_server, unique
 from improvd.daemon import jack, ports
 from improvd.daemon.events import Event
 
 
 @pytest.fixture(scope="module")
-def server():
-    srv = JackServer()
-    before = os.environ.get("JACK_DEFAULT_SERVER")
-    os.environ["JACK_DEFAULT_SERVER"] = srv.name  # for the JACK clients of this test process
-    yield srv
-    if before is None:
-        del os.environ["JACK_DEFAULT_SERVER"]
-    else:
-        os.environ["JACK_DEFAULT_SERVER"] = before
-    srv.stop()
+def server() -> JackServer:
+    return shared_server()
 
 
 @pytest.fixture
@@ -218,3 +210,20 @@ def test_panic_closes_every_sounding_note_and_sends_all_notes_off():
         mido.Message("control_change", channel=3, control=123, value=0),
     ]
     assert ports.panic_messages([]) == []
+
+
+def test_messages_read_together_keep_their_spacing():
+    """The input thread may find several messages waiting; rtmidi's deltas restore their times."""
+    got = []
+    port = ports.MidiInput.__new__(ports.MidiInput)  # no backend: only the delivery step
+    port._callback, port._errors, port.name = lambda m, t: got.append((m, t)), 0, "test:in"
+    before = time.monotonic()
+    port._deliver([([0x90, 60, 100], 0.0), ([0x80, 60, 0], 0.25), ([0x3C], 0.0),
+                   ([0x90, 62, 90], 0.5)], mido.Parser())
+    after = time.monotonic()
+    assert [m for m, _ in got] == [mido.Message("note_on", note=60, velocity=100),
+                                   mido.Message("note_off", note=60, velocity=0),
+                                   mido.Message("note_on", note=62, velocity=90)]
+    times = [t for _, t in got]
+    assert before <= times[-1] <= after  # the newest arrived just now
+    assert times[1] - times[0] == pytest.approx(0.25) and times[2] - times[1] == pytest.approx(0.5)

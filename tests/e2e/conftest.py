@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 from model_fixtures import model_for_tests
 
-from .jack_helpers import Daemon, JackServer, MidiPeer
+from .jack_helpers import Daemon, JackServer, MidiPeer, shared_server
 
 
 @pytest.fixture(scope="session")
-def jack_server():
-    server = JackServer()
-    before = os.environ.get("JACK_DEFAULT_SERVER")
-    os.environ["JACK_DEFAULT_SERVER"] = server.name  # the peers live in this test process
-    yield server
-    if before is None:
-        os.environ.pop("JACK_DEFAULT_SERVER", None)
-    else:
-        os.environ["JACK_DEFAULT_SERVER"] = before
-    server.stop()
+def jack_server() -> JackServer:
+    return shared_server()
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ mido, and `improvd run` as a subprocess. Each piece stops only the process it st
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import signal
@@ -81,6 +82,20 @@ class JackServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+_shared: JackServer | None = None
+
+
+def shared_server() -> JackServer:
+    """One server for the whole test run (JACK allows only a few at once), stopped at exit.
+    The test process's own JACK clients (peers) reach it through JACK_DEFAULT_SERVER."""
+    global _shared
+    if _shared is None or _shared.process.poll() is not None:
+        _shared = JackServer()
+        atexit.register(_shared.stop)
+        os.environ["JACK_DEFAULT_SERVER"] = _shared.name
+    return _shared
 
 
 class MidiPeer:

@@ -48,7 +48,8 @@ def test_answer_starts_after_the_silence_lasts_as_long_as_the_call_and_closes_it
     answer = peer.messages(since=start)
     last = answer[-1][0]
     call_s = ended - start
-    assert last - first <= call_s + 0.3, \
+    # (0.6 s of slack: a busy machine delays both the call's notes and the answer's last sends.)
+    assert last - first <= call_s + 0.6, \
         f"answer lasted {last - first:.2f} s for a {call_s:.2f} s call (response = \"call\")"
     assert not sounding(answer), f"notes left sounding: {sounding(answer)}"
     assert all(m.channel == 0 for _, m in answer)  # output_channel = 1
