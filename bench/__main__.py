@@ -35,7 +35,13 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"run only this one (repeatable): {', '.join(BENCHMARKS)}")
     parser.add_argument("--results", type=Path, default=common.RESULTS_DIR,
                         help="where to write the results (default bench/results)")
+    parser.add_argument("--model", type=Path,
+                        help="benchmark this exported .onnx (default: models/default.onnx)")
     args = parser.parse_args(argv)
+    if args.model is not None:
+        if not args.model.is_file():
+            parser.error(f"--model {args.model}: no such file")
+        common.use_model(args.model)
     logging.basicConfig(level=logging.INFO, datefmt="%H:%M:%S",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     failed = []

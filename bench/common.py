@@ -75,9 +75,23 @@ def now_utc() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
+_chosen_model: Path | None = None
+
+
+def use_model(path: Path) -> None:
+    """Benchmark this .onnx file instead of the shipped model (`python -m bench --model`)."""
+    global _chosen_model
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such model file")
+    _chosen_model = Path(path)
+
+
 def model_under_test(tmp_dir: Path) -> tuple[Path, str]:
-    """(path, description): the shipped models/default.onnx, else a random-weights model of the
-    same contract (tests/model_fixtures.py), so the benchmarks run before a model is shipped."""
+    """(path, description): the model given to use_model, else the shipped models/default.onnx,
+    else a random-weights model of the same contract (tests/model_fixtures.py), so the benchmarks
+    run before a model is shipped."""
+    if _chosen_model is not None:
+        return _chosen_model, str(_chosen_model)
     if SHIPPED_MODEL.is_file():
         return SHIPPED_MODEL, "models/default.onnx"
     from tests.model_fixtures import make_random_recurrent_model
