@@ -101,6 +101,25 @@ def test_taken_client_name_is_refused(server):
         first_out.close()
 
 
+def test_non_virtual_output_just_connects(server, peer):
+    out = ports.MidiOutput("jack", unique("improvd"), "out", virtual=False,
+                           connect=[peer.in_name])
+    try:
+        out.send(mido.Message("control_change", control=123, value=0, channel=4))
+        assert peer.wait_for(lambda: peer.messages(), 2)
+        assert peer.messages()[0][1] == mido.Message("control_change", control=123, channel=4)
+    finally:
+        out.close()
+
+
+def test_an_exact_name_wins_over_longer_names_containing_it():
+    available = ["synth:midi_in_2", "synth:midi_in", "other:x"]
+    assert ports._find("synth:midi_in", available, "input", "jack") == "synth:midi_in"
+    assert ports._find("midi_in_2", available, "input", "jack") == "synth:midi_in_2"
+    with pytest.raises(ports.PortError, match="'piano'.*synth:midi_in_2, synth:midi_in, other:x"):
+        ports._find("piano", available, "input", "jack")
+
+
 def test_non_virtual_port_needs_something_to_connect(server):
     with pytest.raises(ports.PortError, match="needs ports to connect to"):
         ports.MidiOutput("jack", unique("improvd"), "out", virtual=False)
