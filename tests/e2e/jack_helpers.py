@@ -27,7 +27,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _LIBC = ctypes.CDLL(None)  # loaded here: a forked child must not import
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child before exec: SIGTERM when the test process dies, however it dies, so a killed
     run leaves no server behind (JACK allows only a few servers at once)."""
     _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux, like the rest of this harness)
@@ -49,7 +49,7 @@ class JackServer:
         self.process = subprocess.Popen(
             ["jackd", "-n", self.name, "-d", "dummy", "-r", "48000", "-p", "64"],
             stdout=self._log, stderr=subprocess.STDOUT, process_group=0,
-            preexec_fn=_die_with_parent)  # noqa: PLW1509 - one prctl call, nothing to lock
+            preexec_fn=die_with_parent)  # noqa: PLW1509 - one prctl call, nothing to lock
         deadline = time.monotonic() + 15
         while not self.answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -219,9 +219,10 @@ class Daemon:
                "--model", str(model), "--client-name", self.client_name, *args]
         if peer is not None:
             cmd += ["--connect-input", peer.out_name, "--connect-output", peer.in_name]
-        self.process = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=server.env,
-                                        stdout=self.log_file, stderr=subprocess.STDOUT,
-                                        process_group=0)
+        self.process = subprocess.Popen(
+            cmd, cwd=PROJECT_ROOT, env=server.env, stdout=self.log_file,
+            stderr=subprocess.STDOUT, process_group=0,
+            preexec_fn=die_with_parent)  # noqa: PLW1509 - one prctl call, nothing to lock
         deadline = time.monotonic() + ready_timeout
         while "listening on" not in self.log():
             if self.process.poll() is not None or time.monotonic() > deadline:

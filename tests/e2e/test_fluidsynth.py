@@ -11,7 +11,7 @@ import wave
 
 import pytest
 
-from .jack_helpers import sounding, unique
+from .jack_helpers import die_with_parent, sounding, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,7 @@ def fluidsynth(jack_server):
          "-o", f"audio.jack.id={name}", "-o", f"midi.jack.id={name}",
          "-o", "audio.jack.autoconnect=0", SOUNDFONT],
         stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, env=jack_server.env,
-        process_group=0)
+        process_group=0, preexec_fn=die_with_parent)  # noqa: PLW1509
     deadline = time.monotonic() + 30
     while f"{name}:midi_00" not in jack_server.ports():
         assert proc.poll() is None and time.monotonic() < deadline, "fluidsynth did not start"
