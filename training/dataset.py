@@ -10,8 +10,6 @@ import hashlib
 import itertools
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -19,7 +17,7 @@ import numpy as np
 
 from improvd.daemon.events import Event
 
-from .sources import Piece, load_source
+from .sources import Piece, load_source, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +155,8 @@ def prepare(source: str, out_dir: Path, tokenizer, *, valid_fraction: float = 0.
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for split, arr in arrays.items():
-        _atomic_write(out_dir / f"{split}.npz", lambda f, a=arr: np.savez_compressed(f, **a))
-    _atomic_write(out_dir / "summary.json",
+        write_atomic(out_dir / f"{split}.npz", lambda f, a=arr: np.savez_compressed(f, **a))
+    write_atomic(out_dir / "summary.json",
                   lambda f: f.write(json.dumps(summary, indent=2).encode()))
     log.info("prepared %s in %s: %s", source, out_dir,
              ", ".join(f"{s} {v['pieces']} pieces / {v['tokens']} tokens"
@@ -172,13 +170,3 @@ def load_prepared(out_dir: Path, split: str) -> list[np.ndarray]:
         tokens, offsets = data["tokens"], data["offsets"]
     return [tokens[a:b].astype(np.int32) for a, b in zip(offsets[:-1], offsets[1:])]
 
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

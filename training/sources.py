@@ -277,18 +277,25 @@ def _from_array(arr: np.ndarray) -> tuple[Event, ...]:
 
 
 def _write_cache(path: Path, result: LoadResult) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT_VERSION, "skipped": result.skipped,
                "pieces": [(p.name, _to_array(p.events)) for p in result.pieces]}
+    write_atomic(path, lambda f: pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL))
+    log.info("cached %d pieces in %s", len(result.pieces), path)
+
+
+def write_atomic(path: Path, write) -> None:
+    """write(binary file) into a temporary file beside `path`, then rename it into place: a
+    crash or an error leaves the old file (or none), never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
+            write(f)
+        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; the result is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
-    log.info("cached %d pieces in %s", len(result.pieces), path)
 
 
 def _read_cache(path: Path) -> LoadResult:
@@ -296,3 +303,4 @@ def _read_cache(path: Path) -> LoadResult:
         payload = pickle.load(f)
     pieces = [Piece(name, _from_array(arr)) for name, arr in payload["pieces"]]
     return LoadResult(pieces, [tuple(s) for s in payload["skipped"]], from_cache=True)
+
