@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from improvd.daemon.events import SUSTAIN_CC, Event, Note, events_to_notes, notes_to_events
@@ -79,6 +79,8 @@ def test_sustain_pedal_holds_released_notes(notes, pedal_at, pedal_for):
     """A key released while the pedal is down sounds until the pedal lifts (or the key is
     struck again); other notes are untouched."""
     down, up = pedal_at, pedal_at + pedal_for
+    # A key moving at the very instant of a pedal move has no single right answer: leave it out.
+    assume(all(t not in (down, up) for n in notes for t in (n.start, n.end)))
     events = notes_to_events(notes) + [Event(down, "control_change", SUSTAIN_CC, 100),
                                        Event(up, "control_change", SUSTAIN_CC, 0)]
     events.sort(key=lambda e: e.time)
