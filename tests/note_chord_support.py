@@ -10,7 +10,7 @@ import numpy as np
 
 from improvd.daemon.__main__ import main
 from improvd.daemon.events import Event
-from improvd.daemon.runner import OnnxWindowRunner, load_runner
+from improvd.daemon.runner import load_runner
 from improvd.training.recipes import get_recipe
 
 # A C major phrase as a player would play it: a slightly spread chord, then a melody (ticks of 480).
@@ -48,7 +48,7 @@ def train_export_generate(recipe_name: str, tmp_path: Path, midi_writer) -> dict
     return {"run": run, "onnx": onnx, "phrase": phrase, "out": out, "report": report}
 
 
-def answer_live(onnx: Path, n: int = 8) -> tuple[list[int], list[Event], OnnxWindowRunner]:
+def answer_live(onnx: Path, n: int = 8):
     """The daemon's path: heard events -> tokens -> runner -> greedy answer -> timed events."""
     runner = load_runner(onnx)
     tok = runner.tokenizer

@@ -22,7 +22,11 @@ def test_tiny_composer_trains_exports_generates_and_answers_live(made):
     run = json.loads((made["run"] / "run.json").read_text())
     assert run["config"]["seq_len"] == 100 and run["config"]["batch_size"] == 16
     runner = load_runner(made["onnx"])
-    assert runner.info.kind == "window" and runner.info.context_length == 100
+    # A recurrent step graph: each LSTM layer's h and c (two layers in tiny) carried by the runner.
+    assert runner.info.kind == "recurrent" and runner.info.context_length == 100
+    assert [s["shape"] for s in runner.info.states] == [[1, 16]] * 4
+    metrics = runner.info.metrics
+    assert metrics["parity"]["max_abs_diff"] < 1e-4 and metrics["valid_tokens_streaming"] > 100
     assert made["report"]["prompt_tokens"] == 5  # the spread chord is one token
     heard, answer, _ = answer_live(made["onnx"])
     assert heard and sum(e.is_note_on for e in answer) >= 8
@@ -44,3 +48,14 @@ def test_a_prompt_the_recipe_cannot_read_is_a_clear_error(made, tmp_path):
     with pytest.raises(GenerateError, match="silent.mid"):
         generate(made["onnx"], silent, out)
     assert not out.exists()
+
+
+def test_a_typo_in_export_kind_is_a_clear_error(tmp_path, capsys):
+    from improvd.daemon.__main__ import main
+
+    config = tmp_path / "typo.toml"
+    config.write_text('[tiny]\nexport_kind = "recurent"\n')
+    assert main(["train", "--recipe", NAME, "--size", "tiny", "--config", str(config),
+                 "--out", str(tmp_path / "run")]) == 2
+    assert "export_kind = 'recurent': choose recurrent or window" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -5,8 +5,11 @@ Dropout(0.3) -> LSTM(512) -> Dense(256) + Activation(relu) + Dropout(0.3) -> Den
 Activation(softmax); RMSprop; batch 64, 250 epochs; one checkpoint file with a stable name (the
 author's own fix: here best.weights.h5, kept by training loss).
 
-Export: a window model over the last 100 tokens, so the daemon plays it exactly as it was
-trained (every window starts from a zero LSTM state); it costs 100 LSTM steps per token.
+Export (`export_kind`): "recurrent" (the default) is a step graph, one token and the three layers'
+(h, c) in: the daemon pays one LSTM step per token and the state carries the whole context, past
+the 100 tokens the model was trained on (note_chord_step.py checks it against the window model
+after a full window). "window" re-runs the last 100 tokens from a zero state for every token,
+exactly as trained and as the seed predicts, at 100 LSTM steps per token.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import dataclasses
 import logging
 from pathlib import Path
 
+from . import ConfigError
 from . import note_chord_common as common
 
 log = logging.getLogger(__name__)
@@ -28,6 +32,11 @@ class Config(common.DataConfig):
     dropout: float = 0.3
     dense_units: int = 256
     learning_rate: float = 0.001  # Keras' RMSprop default, as optimizer='rmsprop'
+    export_kind: str = "recurrent"  # or "window"
+
+    def __post_init__(self):
+        if self.export_kind not in ("recurrent", "window"):
+            raise ConfigError(f"export_kind = {self.export_kind!r}: choose recurrent or window")
 
 
 def build(config: Config, vocab_size: int):
@@ -73,4 +82,11 @@ def generate(model_path, prompt, out, *, tokens: int = 500, **kwargs) -> dict:
 def export(run_dir: Path, out_path: Path, *, quantize: bool = False):
     import sys
 
-    return common.export(sys.modules[__name__], Path(run_dir), Path(out_path), quantize=quantize)
+    from ..train import read_run_info
+    from .note_chord_step import export_recurrent
+
+    recipe = sys.modules[__name__]
+    kind = read_run_info(Path(run_dir))["config"].get("export_kind", "recurrent")
+    if kind == "window":
+        return common.export(recipe, Path(run_dir), Path(out_path), quantize=quantize)
+    return export_recurrent(recipe, Path(run_dir), Path(out_path), quantize=quantize)
