@@ -7,7 +7,6 @@ from pathlib import Path
 
 import mido
 import numpy as np
-
 from improvd.daemon.__main__ import main
 from improvd.daemon.events import Event
 from improvd.daemon.runner import load_runner

@@ -3,9 +3,8 @@
 import json
 
 import pytest
-from note_chord_support import answer_live, train_export_generate
-
 from improvd.daemon.runner import load_runner
+from note_chord_support import answer_live, train_export_generate
 
 NAME = "note-chord-composer"
 

@@ -3,14 +3,17 @@
 import json
 
 import pytest
-from music21 import chord, corpus
-from note_chord_support import answer_live, train_export_generate
-
 from improvd.daemon.__main__ import main
 from improvd.daemon.runner import load_runner
 from improvd.daemon.tokenizers.note_chord import NoteChordTokenizer
-from improvd.training.note_chord_data import (NoteChordDataError, build_vocabulary,
-                                              load_note_chord_pieces, stream_tokens)
+from improvd.training.note_chord_data import (
+    NoteChordDataError,
+    build_vocabulary,
+    load_note_chord_pieces,
+    stream_tokens,
+)
+from music21 import chord, corpus
+from note_chord_support import answer_live, train_export_generate
 
 NAME = "note-chord-lstm"
 

@@ -3,11 +3,10 @@
 import json
 
 import pytest
-from note_chord_support import answer_live, train_export_generate
-
 from improvd.daemon.__main__ import main
 from improvd.daemon.runner import load_runner
 from improvd.training.note_chord_data import NoteChordDataError, load_note_chord_pieces
+from note_chord_support import answer_live, train_export_generate
 
 NAME = "note-chord-wavenet"
 
@@ -23,7 +22,7 @@ def test_tiny_wavenet_trains_exports_generates_and_answers_live(tmp_path, midi_w
     assert runner.info.kind == "window" and runner.info.context_length == 32
     assert runner.tokenizer.seconds_per_token == 0.5  # one token per quarter at 120 bpm
     assert made["report"]["prompt_tokens"] == 5  # the spread chord is one token
-    heard, answer, runner = answer_live(made["onnx"], n=40)
+    _, answer, runner = answer_live(made["onnx"], n=40)
     assert len(runner.window) == 32  # the context is capped at the model's window
     assert sum(e.is_note_on for e in answer) >= 40
 

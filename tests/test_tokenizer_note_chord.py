@@ -3,7 +3,6 @@
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from improvd.daemon.events import Event, events_to_notes
 from improvd.daemon.tokenizers import from_spec
 from improvd.daemon.tokenizers.note_chord import NoteChordTokenizer, note_name_to_midi

@@ -98,7 +98,7 @@ def parse_file(path: str, piano_only: bool = False) -> list[tuple[str, list[str]
             raise NoteChordDataError(f"{path}: no ABC tunes in it (no X: or K: header line)")
     try:
         parsed = corpus.parse(path) if not Path(path).exists() else converter.parse(path)
-    except Exception as exc:  # music21 raises many unrelated types for malformed files
+    except Exception as exc:  # noqa: BLE001 - music21 raises many unrelated types for bad files
         raise NoteChordDataError(f"{path}: music21 cannot read it ({type(exc).__name__}: {exc})") \
             from None
     scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]

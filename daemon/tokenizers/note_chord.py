@@ -24,7 +24,8 @@ sharing most pitch classes (Jaccard), so the model always gets a token it was tr
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..events import Event
 
@@ -104,9 +105,9 @@ class NoteChordTokenizer:
         }
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any]) -> "NoteChordTokenizer":
+    def from_spec(cls, spec: dict[str, Any]) -> NoteChordTokenizer:
         if not isinstance(spec.get("vocabulary"), list):
-            raise ValueError("note_chord tokenizer spec has no 'vocabulary' list")
+            raise ValueError("note_chord tokenizer spec has no 'vocabulary' list")  # noqa: TRY004
         tok = cls(spec["vocabulary"], spec.get("tempo_bpm", 120.0), spec.get("beats_per_token", 0.5),
                   spec.get("velocity", 80), spec.get("gate", 0.9), spec.get("chord_window_s", 0.05))
         if "vocab_size" in spec and spec["vocab_size"] != tok.vocab_size:
@@ -169,10 +170,10 @@ class NoteChordTokenizer:
         events.sort(key=lambda e: (e.time, e.is_note_on, e.pitch))
         return events
 
-    def encoder(self) -> "NoteChordEncoder":
+    def encoder(self) -> NoteChordEncoder:
         return NoteChordEncoder(self)
 
-    def decoder(self, start_time: float = 0.0) -> "NoteChordDecoder":
+    def decoder(self, start_time: float = 0.0) -> NoteChordDecoder:
         return NoteChordDecoder(self, start_time)
 
 

@@ -3,10 +3,10 @@ daemon hears a played phrase as Note/Chord tokens and answers in tokens one step
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
-
 from improvd.daemon.__main__ import main
 from improvd.daemon.runner import load_runner
 
@@ -51,7 +51,7 @@ def test_a_note_chord_model_answers_a_played_phrase_in_steps(jack_server, peer,
         # 2 s of answer at one token per 0.5 s (a quarter at 120 bpm): about four onsets, each
         # pitch one the model's vocabulary can sound.
         assert 3 <= len(onsets) <= 5, f"onsets {onsets}; daemon log:\n{daemon.log()[-3000:]}"
-        gaps = [b - a for a, b in zip(onsets, onsets[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(onsets)]
         assert all(abs(g - tok.step_s) < 0.1 for g in gaps), gaps
         playable = {p for t in range(tok.vocab_size) for p in tok.pitches(t)}
         assert {m.note for _, m in peer.note_ons(since=ended)} <= playable

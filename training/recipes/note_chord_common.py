@@ -19,7 +19,6 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
-
 from improvd.daemon.tokenizers.note_chord import NoteChordTokenizer
 
 from . import load_config
@@ -50,8 +49,13 @@ class DataConfig:
 # --- data ----------------------------------------------------------------------------------------
 def prepare_data(config: DataConfig, cache_dir: Path = CACHE_DIR):
     """-> (vocabulary, {"train": (x, y), "valid": (x, y)}, summary). Raises NoteChordDataError."""
-    from ..note_chord_data import (build_vocabulary, load_note_chord_pieces, next_token_windows,
-                                   split_by_piece, to_ids)
+    from ..note_chord_data import (
+        build_vocabulary,
+        load_note_chord_pieces,
+        next_token_windows,
+        split_by_piece,
+        to_ids,
+    )
 
     pieces = load_note_chord_pieces(config.source, cache_dir=cache_dir, limit=config.limit or None,
                                     piano_only=config.piano_only)
@@ -68,7 +72,7 @@ def prepare_data(config: DataConfig, cache_dir: Path = CACHE_DIR):
                    "valid": sum(len(p.tokens) for p in valid_pieces)},
         "distinct_tokens": len({t for p in pieces for t in p.tokens}),
         "vocab_size": len(vocab),
-        "windows": {name: int(len(xy[1])) for name, xy in windows.items()},
+        "windows": {name: len(xy[1]) for name, xy in windows.items()},
     }
     return vocab, windows, summary
 
@@ -146,7 +150,7 @@ def heldout_figures(recipe: ModuleType, run_dir: Path, windows) -> dict:
     counts = np.bincount(windows["train"][1], minlength=vocab_size) + 1.0
     unigram = -np.log(counts / counts.sum())[windows["valid"][1]].mean()
     return {"valid_loss": float(loss), "valid_accuracy": float(accuracy),
-            "valid_windows": int(len(windows["valid"][1])),
+            "valid_windows": len(windows["valid"][1]),
             "unigram_valid_loss": float(unigram),
             "unigram_valid_accuracy": float(np.mean(windows["valid"][1] == counts.argmax()))}
 
@@ -191,7 +195,6 @@ def export(recipe: ModuleType, run_dir: Path, out_path: Path, *, quantize: bool 
     import tempfile
 
     import keras
-
     from improvd.daemon.artifact import ModelInfo
     from improvd.export.quantize import quantize_model
     from improvd.export.to_onnx import convert, set_metadata

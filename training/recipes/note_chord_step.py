@@ -12,6 +12,7 @@ where the seed would forget; the held-out loss with that carried state is measur
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import tempfile
 from pathlib import Path
@@ -58,7 +59,6 @@ def export_recurrent(recipe: ModuleType, run_dir: Path, out_path: Path, *,
                      quantize: bool = False, windows: int = 4):
     import keras
     import tensorflow as tf
-
     from improvd.daemon.artifact import ModelInfo
     from improvd.daemon.runner import load_runner
     from improvd.export.quantize import quantize_model
@@ -121,7 +121,7 @@ def streaming_loss(runner, recipe: ModuleType, run: dict) -> dict:
     nll, hits, n = 0.0, 0, 0
     for seq in to_ids(held_out, run["vocabulary"]):
         runner.reset()
-        for prev, nxt in zip(seq[:-1], seq[1:]):
+        for prev, nxt in itertools.pairwise(seq):
             z = runner.advance(int(prev)).astype(np.float64)
             nll += float(np.log(np.exp(z - z.max()).sum()) + z.max() - z[nxt])
             hits += int(np.argmax(z) == nxt)
