@@ -15,7 +15,8 @@ Timing lives in the spec: one grid step lasts `step_s` seconds (0.25 s: a sixtee
       sounded during it (a short note is never lost), highest four kept and sorted highest
       first; fewer than four notes leave the lower voices silent. Notes outside 36..81 are moved
       by octaves into range. A step is written once the clock has passed it, or when the last
-      held note is released; silence between phrases is capped at `max_rest_steps` steps.
+      held note is released. Silence is written up to `max_rest_steps` steps (a beat); a longer
+      one starts a new grid at the next note-on, so each phrase starts on a grid line.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class ChoraleArpeggioTokenizer:
     name = "chorale_arpeggio"
 
     def __init__(self, step_s: float = 0.25, min_note: int = 36, max_note: int = 81,
-                 velocities: tuple[int, ...] = (90, 70, 70, 80), max_rest_steps: int = 16):
+                 velocities: tuple[int, ...] = (90, 70, 70, 80), max_rest_steps: int = 4):
         if max_note - min_note < 11:
             raise ValueError("chorale_arpeggio needs a range of at least an octave")
         if len(velocities) != VOICES:
@@ -54,7 +55,7 @@ class ChoraleArpeggioTokenizer:
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> "ChoraleArpeggioTokenizer":
         tok = cls(spec.get("step_s", 0.25), spec.get("min_note", 36), spec.get("max_note", 81),
-                  tuple(spec.get("velocities", (90, 70, 70, 80))), spec.get("max_rest_steps", 16))
+                  tuple(spec.get("velocities", (90, 70, 70, 80))), spec.get("max_rest_steps", 4))
         if spec.get("vocab_size", tok.vocab_size) != tok.vocab_size:
             raise ValueError(f"chorale_arpeggio tokenizer spec is inconsistent: {spec}")
         return tok
@@ -73,6 +74,10 @@ class ChoraleArpeggioTokenizer:
     def id_pitch(self, token: int) -> int:
         """id -> MIDI pitch, 0 for silence."""
         return 0 if token == 0 else token + self.min_note - 1
+
+    def pitches(self, token: int) -> list[int]:
+        """The MIDI pitches a token sounds (none for silence), for the daemon's pitch masks."""
+        return [self.id_pitch(token)] if token else []
 
     def chords_to_ids(self, chords: Iterable[Iterable[int]]) -> list[int]:
         """[[S, A, T, B], ...] MIDI notes (0 = silent) -> the arpeggio ids."""
@@ -138,8 +143,16 @@ class ChoraleEncoder:
             if not e.is_note_on:
                 return []
             self.origin = e.time
+        step = self._step_of(e.time)
+        if e.is_note_on and not (self.sounding or self.struck) and \
+                step - self.next_step > self.tok.max_rest_steps:
+            # A long silence: a beat of rest, then a new grid from this note-on.
+            ids = self._write_until(self.next_step + self.tok.max_rest_steps)
+            self.origin, self.next_step, step = e.time, 0, 0
+        else:
+            ids = []
         # An event inside an already written step counts for the next one.
-        ids = self._write_until(max(self._step_of(e.time), self.next_step))
+        ids += self._write_until(max(step, self.next_step))
         if e.is_note_on:
             self.sounding.add(e.pitch)
             self.struck.add(e.pitch)

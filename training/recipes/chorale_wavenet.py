@@ -154,16 +154,22 @@ def compile_model(model: keras.Model, config: Config) -> None:
                   metrics=["accuracy"])
 
 
-def chorale_nll(model: keras.Model, chorales: list[np.ndarray]) -> dict:
-    """NLL per token over whole chorales, each predicted with its full context."""
+def chorale_nll(model: keras.Model, chorales: list[np.ndarray], batch_size: int = 8) -> dict:
+    """NLL per token over whole chorales, each predicted with its full context. The chorales are
+    padded at the end into one batch; the model is causal, so padding never reaches a scored
+    token."""
+    seqs = [to_ids(c) for c in chorales]
+    longest = max(len(s) for s in seqs)
+    batch = np.zeros((len(seqs), longest - 1), np.int32)
+    for row, ids in zip(batch, seqs):
+        row[:len(ids) - 1] = ids[:-1]
+    logits = np.asarray(model.predict(batch, batch_size=batch_size, verbose=0), np.float64)
     total_nll, total_right, total = 0.0, 0, 0
-    for chords in chorales:
-        ids = to_ids(chords)
-        logits = np.asarray(model(ids[None, :-1], training=False), np.float64)[0]
-        logp = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
-        target = ids[1:]
+    for lg, ids in zip(logits, seqs):
+        lg, target = lg[:len(ids) - 1], ids[1:]
+        logp = lg - np.logaddexp.reduce(lg, axis=-1, keepdims=True)
         total_nll -= float(logp[np.arange(len(target)), target].sum())
-        total_right += int((logits.argmax(-1) == target).sum())
+        total_right += int((lg.argmax(-1) == target).sum())
         total += len(target)
     return {"nll_per_token": total_nll / total, "accuracy": total_right / total,
             "tokens": total, "chorales": len(chorales)}
@@ -219,20 +225,38 @@ def train(args) -> int:
     history = fit(model, data["train"], data["valid"], out, epochs=config.epochs,
                   patience=config.patience, resume=getattr(args, "resume", False),
                   steps_per_epoch=config.steps_per_epoch or None)
-    wall_s = time.monotonic() - started
-    config, model, _ = load_trained(out)  # the best epoch, as export will see it
-    compile_model(model, config)
-    loss, accuracy = model.evaluate(data["test"], verbose=0)
-    run["training"] = {"epochs": len(history.get("loss", [])), "wall_s": round(wall_s, 1),
+    run["training"] = {"epochs": len(history.get("loss", [])),
+                       "wall_s": round(time.monotonic() - started, 1),
                        "best_val_loss": min(history.get("val_loss", [float("nan")])),
                        "batch_size": config.batch_size}
-    run["metrics"] = {"test_windows": {"loss": float(loss), "accuracy": float(accuracy)},
-                      "test_chorales": chorale_nll(model, splits["test"]),
-                      "seed_reference": {"loss": 0.6426, "accuracy": 0.8196}}
     write_run_info(out, run)
-    log.info("test windows: loss %.4f accuracy %.4f; whole chorales: %s", loss, accuracy,
-             run["metrics"]["test_chorales"])
+    score_run(out)
     return 0
+
+
+def score_run(run_dir: Path) -> dict:
+    """Test figures of the best epoch (what export ships) and of the last one (what the seed
+    evaluated), stored in run.json: loss/accuracy on the seed's test windows, and NLL per token
+    over whole test chorales with full context."""
+    from ..train import LAST, read_run_info, write_run_info
+
+    config, model, run = load_trained(run_dir)
+    compile_model(model, config)
+    splits = load_chorales(config.data, config.limit)
+    test = datasets(splits, config)["test"]
+    metrics = {"seed_reference": {"loss": 0.6426, "accuracy": 0.8196}}
+    for name, weights in (("best_epoch", None), ("last_epoch", Path(run_dir) / LAST)):
+        if weights is not None:
+            model.load_weights(weights)
+        loss, accuracy = model.evaluate(test, verbose=0)
+        metrics[name] = {"test_windows": {"loss": float(loss), "accuracy": float(accuracy)},
+                         "test_chorales": chorale_nll(model, splits["test"])}
+        log.info("%s: test windows loss %.4f accuracy %.4f; whole chorales %s", name, loss,
+                 accuracy, metrics[name]["test_chorales"])
+    run = read_run_info(run_dir)
+    run["metrics"] = metrics
+    write_run_info(run_dir, run)
+    return metrics
 
 
 # --- export --------------------------------------------------------------------------------------
@@ -248,7 +272,8 @@ def export(run_dir: Path, out_path: Path, **_):
     from improvd.export.verify import compare_logits
 
     config, model, run = load_trained(run_dir)
-    info = ModelInfo(recipe=NAME, kind="window", tokenizer=run["tokenizer"],
+    # The tokenizer spec of this build (its live-input settings may be newer than the run's).
+    info = ModelInfo(recipe=NAME, kind="window", tokenizer=tokenizer(config).spec(),
                      context_length=config.context_length, inputs={"tokens": "tokens"},
                      outputs={"logits": "logits"},
                      training={**run.get("training", {}), "data": run.get("data", {}),
