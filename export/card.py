@@ -98,5 +98,6 @@ def write_card(card_path: Path, model_path: Path, info: ModelInfo) -> Path:
     fd, tmp = tempfile.mkstemp(dir=card_path.parent, prefix=f".{card_path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         f.write(text)
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600 files
     os.replace(tmp, card_path)
     return card_path

@@ -80,6 +80,7 @@ def write_model_atomic(model_proto: onnx.ModelProto, out_path: Path) -> None:
     os.close(fd)
     try:
         onnx.save_model(model_proto, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files; a shipped model must be readable
         os.replace(tmp, out_path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -38,6 +38,7 @@ HISTORY = "history.json"
 LOSS_PNG = "loss.png"
 RUN_INFO = "run.json"
 STRATEGIES = ("default", "mirrored", "multiworker")
+FILE_MODE = 0o644  # mkstemp creates 0600 files; results must be readable like any other file
 
 
 class RunDirError(ValueError):
@@ -50,6 +51,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         json.dump(data, f, indent=2, sort_keys=True)
+    os.chmod(tmp, FILE_MODE)
     os.replace(tmp, path)
 
 
@@ -224,6 +226,7 @@ def save_splits(out_dir: Path, splits: dict[str, list]) -> Path:
     fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{SPLITS}.", suffix=".npz")
     with os.fdopen(fd, "wb") as f:
         np.savez_compressed(f, **arrays)
+    os.chmod(tmp, FILE_MODE)
     os.replace(tmp, path)
     return path
 
