@@ -1,5 +1,6 @@
-"""`improvd run` with a Note/Chord model (seed 003's recipe, tiny) on a real JACK server: the
-daemon hears a played phrase as Note/Chord tokens and answers in tokens one step apart."""
+"""`improvd run` with Note/Chord models (tiny seed 003 window model, tiny seed 004 recurrent model)
+on a real JACK server: the daemon hears a played phrase as Note/Chord tokens and answers in
+tokens one step apart."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SILENCE_S = 0.4
 
 
-@pytest.fixture(scope="module")
-def note_chord_model(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("note_chord")
-    assert main(["train", "--recipe", "note-chord-wavenet", "--size", "tiny",
+@pytest.fixture(scope="module", params=["note-chord-wavenet", "note-chord-composer"])
+def note_chord_model(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp(request.param)
+    assert main(["train", "--recipe", request.param, "--size", "tiny",
                  "--out", str(tmp / "run")]) == 0
     assert main(["export", "--run", str(tmp / "run"), "--out", str(tmp / "model.onnx")]) == 0
     return tmp / "model.onnx"
@@ -48,9 +49,11 @@ def test_a_note_chord_model_answers_a_played_phrase_in_steps(jack_server, peer,
         answer = peer.messages(since=ended)
         assert not sounding(answer)
         onsets = sorted({round(t, 2) for t, _ in peer.note_ons(since=ended)})
-        # 2 s of answer at one token per 0.5 s (a quarter at 120 bpm): about four onsets, each
-        # pitch one the model's vocabulary can sound.
-        assert 3 <= len(onsets) <= 5, f"onsets {onsets}; daemon log:\n{daemon.log()[-3000:]}"
+        # 2 s of answer at one token per step (0.5 s for 003's quarters, 0.25 s for 004's
+        # eighths), each pitch one the model's vocabulary can sound.
+        expected = round(2.0 / tok.step_s)
+        assert expected - 1 <= len(onsets) <= expected + 1, \
+            f"onsets {onsets}; daemon log:\n{daemon.log()[-3000:]}"
         gaps = [b - a for a, b in itertools.pairwise(onsets)]
         assert all(abs(g - tok.step_s) < 0.1 for g in gaps), gaps
         playable = {p for t in range(tok.vocab_size) for p in tok.pitches(t)}
