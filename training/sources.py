@@ -16,6 +16,11 @@ fails to parse, or holds no notes, is logged as a warning, counted and skipped; 
 is a SourceError. `limit` keeps a deterministic subset: at most `limit` input files, chosen by a
 hash of their names (so a subset spreads over the whole source), and at most `limit` pieces.
 
+Measured once (music21 10.5, 2 worker processes on a shared 2-core machine): the default
+"music21" source is 1,558 files -> 13,366 pieces (2.04 M events, 3 skipped) in 47 min of wall
+time and 1,057 CPU-seconds of parsing (essenFolksong 495, oneills1850 275, ryansMammoth 158,
+bach 65); "music21:bach" alone is 410 pieces in 64 CPU-seconds, and 0.4 from the cache.
+
 Cache: the parsed pieces are pickled under `cache_dir` as compact numpy arrays. The file name is a
 sha256 of (source kind, FORMAT_VERSION, limit, and for each input file its path, size and
 mtime_ns), so editing, adding or removing any input file re-parses. Writes go to a temporary file
