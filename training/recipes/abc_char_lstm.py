@@ -20,6 +20,7 @@ lyrics and characters outside printable ASCII go. Tunes are split train/valid/te
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import re
 import sys
@@ -217,8 +218,8 @@ def load_trained(run_dir: Path) -> tuple[Config, keras.Model]:
 def train(args) -> int:
     import tensorflow as tf
 
-    from ..train import fit, machine_summary, read_run_info, save_splits, strategy_scope, \
-        write_run_info
+    from ..train import LAST_EPOCH, fit, machine_summary, read_run_info, save_splits, \
+        strategy_scope, write_run_info
 
     out = Path(args.out)
     overrides = {"source": getattr(args, "source", None), "epochs": getattr(args, "epochs", None),
@@ -240,6 +241,10 @@ def train(args) -> int:
                           config.window, rng)
     vx, vy = random_windows(ids["valid"], config.valid_windows, config.window, rng)
     train_ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(config.batch_size)
+    if getattr(args, "resume", False):  # go on with the windows the finished epochs did not see
+        done = json.loads((out / LAST_EPOCH).read_text())["epoch"] if (out / LAST_EPOCH).is_file() \
+            else 0
+        train_ds = train_ds.skip(done * config.steps_per_epoch)
     valid_ds = tf.data.Dataset.from_tensor_slices((vx, vy)).batch(32)
     summary = {"source": config.source, "tunes": {n: len(t) for n, t in splits.items()},
                "characters": {n: int(len(i)) for n, i in ids.items()},
