@@ -217,8 +217,9 @@ class Engine:
             budget -= 1
             to_end = max(1, math.ceil((r.end - ctx.response_time) / step_s - 1e-9))
             # Before the first note only a short wait is allowed, so the answer starts promptly.
-            longest = to_end if r.first_note_due is not None else min(
-                to_end, initial_steps - r.waited_steps)
+            # Later any shift may be drawn: masking long ones near the end would push the model's
+            # "hold" probability onto notes, and the answer would end in a flurry.
+            longest = None if r.first_note_due is not None else initial_steps - r.waited_steps
             if getattr(ctx, "grid", False):  # each token is one step: no waits to bound
                 mask = ctx.legal_mask(self.constraints)
             else:
@@ -227,6 +228,8 @@ class Engine:
             token = self.sampler.sample(ctx.logits, mask)
             kind, value = self.tok.describe(token)
             if kind == "time_shift":
+                if value > to_end:  # a hold past the end: cut it there, and tell the model so
+                    token, value = self.tok.time_shift(to_end), to_end
                 r.tokens_at_instant = 0
                 if r.first_note_due is None:
                     r.waited_steps += value
