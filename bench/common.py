@@ -56,6 +56,17 @@ def time_calls(fn: Callable[[], object], n: int) -> list[float]:
     return out
 
 
+def involuntary_switches() -> int:
+    """How often the calling thread has been preempted so far (Linux: /proc/thread-self)."""
+    try:
+        for line in Path("/proc/thread-self/status").read_text().splitlines():
+            if line.startswith("nonvoluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def machine() -> dict:
     """CPU model and cores (from /proc/cpuinfo), load average, GPU presence by device file."""
     model = platform.processor() or platform.machine()
@@ -108,6 +119,7 @@ def write_result(name: str, result: dict, results_dir: Path = RESULTS_DIR) -> Pa
     with os.fdopen(fd, "w") as f:
         json.dump(result, f, indent=2, sort_keys=False, default=float)
         f.write("\n")
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for everyone to read
     os.replace(tmp, path)
     return path
 

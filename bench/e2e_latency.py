@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -112,6 +113,10 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
     send_to_state = [state - sent[i - 1] for stamp, state, _ in timing.heard[skip:]
                      if (i := bisect.bisect_right(sent, stamp)) > 0]
     reaction, jitter = common.stats(got["reaction"], 1000), common.stats(got["jitter"], 1000)
+    # The engine's own debug lines at the end of each answer: its worst send lateness (usually the
+    # first note, due the instant the call ended) and its mean model step, both inside the daemon.
+    late = [float(x) for x in re.findall(r"sends at worst ([\d.]+) ms late", text)]
+    steps = [float(x) for x in re.findall(r"engine step ([\d.]+) ms mean", text)]
     state = common.stats(in_state, 1000)
     within = f"<= {TARGET_MS:.2f} ms (1 JACK period + 1 ms)"
     figures = [
@@ -142,6 +147,8 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
         "answers_logged": len(timing.calls), "unmatched_scheduled_notes": got["unmatched_due"],
         "reaction_ms": reaction, "jitter_ms": jitter, "input_to_state_ms": state,
         "peer_send_to_state_ms": common.stats(send_to_state, 1000),
+        "daemon_worst_send_lateness_per_answer_ms": common.stats(late),
+        "daemon_engine_step_mean_per_answer_ms": common.stats(steps),
         "target_ms": TARGET_MS,
         "settings": {"silence_ms": 60, "response_s": RESPONSE_S, "max_initial_wait_ms": 0,
                      "log_level": "debug (timing lines)"},
