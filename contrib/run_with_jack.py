@@ -4,7 +4,7 @@
 
 If the ALSA sequencer is usable or a JACK server already answers, the command simply replaces this
 process. Otherwise (a machine with no sound card) a JACK server with the dummy driver is started
-under the name "improvd" (or $IMPROVD_JACK_NAME), the command runs with JACK_DEFAULT_SERVER
+under the name "improvd-jack" (or $IMPROVD_JACK_NAME), the command runs with JACK_DEFAULT_SERVER
 pointing at it, SIGINT/SIGTERM/SIGHUP are passed on to the command, and when the command exits the
 server this script started, and only that one, is stopped. The exit status is the command's.
 
@@ -92,7 +92,9 @@ def main(argv: list[str]) -> int:
     if alsa_usable() or jack_answers(env):
         os.execvp(argv[0], argv)
 
-    name = os.environ.get("IMPROVD_JACK_NAME", "improvd")
+    # Not "improvd": libjack refuses a client named like the server it joins (status 0x11), and
+    # the daemon's default client name is "improvd".
+    name = os.environ.get("IMPROVD_JACK_NAME", "improvd-jack")
     env["JACK_DEFAULT_SERVER"] = name
     if jack_answers(env):  # a server of that name is already up (an earlier run): share it
         print(f"run_with_jack: using the running JACK server {name!r}", flush=True)
