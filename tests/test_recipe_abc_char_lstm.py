@@ -128,7 +128,7 @@ def test_generated_text_splits_into_tunes_that_music21_reads(tmp_path):
     text = "X:1\nT:a\nM:4/4\nL:1/8\nK:G\nGABc d2d2|\n\nX:2\nK:C\n]]]][[[\n\nnoise"
     assert [t.split("\n")[0] for t in split_tunes(text)] == ["X:1", "X:2"]
     report = tunes_to_midi(text, tmp_path / "gen.mid")
-    assert report["tunes"] == 2 and report["tunes_parsed"] == 1
+    assert report["tunes"] == 2 and report["tunes_parsed"] == report["tunes_midi"] == 1
     assert (tmp_path / "gen.tune01.mid").is_file()
 
 

@@ -178,7 +178,8 @@ def generate_abc(model_path: Path, prompt: Path | None, out: Path, *, tokens: in
     out = Path(out)
     out.with_suffix(".abc").write_text(text)
     report.update(tunes_to_midi(text, out))
-    print(f"{report['tunes_parsed']} of {report['tunes']} generated tunes parse with music21")
+    print(f"{report['tunes_parsed']} of {report['tunes']} generated tunes parse with music21 "
+          f"(with notes), {report['tunes_midi']} of them written as MIDI by music21")
     return report
 
 
@@ -191,21 +192,30 @@ def split_tunes(text: str) -> list[str]:
 
 
 def tunes_to_midi(text: str, out: Path) -> dict:
+    """Reads each tune with music21 ("parses" = read, with notes) and writes it as MIDI
+    (out.tuneNN.mid); music21's MIDI writer can still refuse a tune it has read (badly formed
+    repeats), so the two shares are counted apart."""
     from music21 import converter
 
     tunes = split_tunes(text)
-    parsed = 0
+    parsed = written = 0
     for i, tune in enumerate(tunes, 1):
         try:
             score = converter.parse(tune, format="abc")
-            if not score.flatten().notes:
-                continue
-            score.write("midi", fp=str(out.with_suffix(f".tune{i:02d}.mid")))
-            parsed += 1
         except Exception as exc:  # music21 raises many types for text it cannot read
             log.info("generated tune %d does not parse: %s", i, exc)
-    return {"tunes": len(tunes), "tunes_parsed": parsed,
-            "parse_share": parsed / len(tunes) if tunes else 0.0}
+            continue
+        if not score.flatten().notes:
+            continue
+        parsed += 1
+        try:
+            score.write("midi", fp=str(out.with_suffix(f".tune{i:02d}.mid")))
+            written += 1
+        except Exception as exc:
+            log.info("generated tune %d parses but music21 cannot write its MIDI: %s", i, exc)
+    return {"tunes": len(tunes), "tunes_parsed": parsed, "tunes_midi": written,
+            "parse_share": parsed / len(tunes) if tunes else 0.0,
+            "midi_share": written / len(tunes) if tunes else 0.0}
 
 
 # --- command line --------------------------------------------------------------------------------
