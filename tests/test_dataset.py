@@ -78,6 +78,45 @@ def test_tokenize_split_variants_are_int32_and_decode_back():
     assert slow[-1].end == pytest.approx(1.1, abs=tok.step_s)
 
 
+def test_velocity_augmentation_changes_loudness_of_train_variants_only(chorales):
+    tok = PerformanceTokenizer()
+    piece = dataset.split_pieces(chorales)["train"][0]  # a real chorale: every note at one velocity
+    aug = {"augment_transpositions": (2,), "stretches": (1.1,)}
+    plain = dataset.tokenize_split([piece], tok, **aug)
+    loud = dataset.tokenize_split([piece], tok, velocity_levels=(30, 120), velocity_swell=16,
+                                  velocity_jitter=3, **aug)
+    assert len(loud) == len(plain) == 4
+    assert np.array_equal(loud[0], plain[0])  # the original keeps its own dynamics
+    levels = []
+    for p, v in zip(plain[1:], loud[1:]):
+        before, after = events_to_notes(tok.decode(p)), events_to_notes(tok.decode(v))
+        # Same notes at the same times; only the loudness differs.
+        assert [(n.pitch, n.start, n.end) for n in before] == \
+            [(n.pitch, n.start, n.end) for n in after]
+        velocities = [n.velocity for n in after]
+        assert {n.velocity for n in before} != set(velocities)
+        assert all(30 - 8 - 3 - 2 <= x <= 120 + 8 + 3 + 2 for x in velocities)  # + bin rounding
+        levels.append(np.median(velocities))
+    assert len(set(levels)) > 1, "every variant got the same level"
+    again = dataset.tokenize_split([piece], tok, velocity_levels=(30, 120), velocity_swell=16,
+                                   velocity_jitter=3, **aug)
+    assert all(np.array_equal(a, b) for a, b in zip(loud, again))  # deterministic
+    # Without variants (valid and test are tokenized so) nothing is revoiced.
+    only = dataset.tokenize_split([piece], tok, velocity_levels=(30, 120))
+    assert len(only) == 1 and np.array_equal(only[0], plain[0])
+    with pytest.raises(ValueError, match="velocity_levels"):
+        dataset.tokenize_split([piece], tok, velocity_levels=(30,), **aug)
+
+
+def test_revoice_keeps_relative_dynamics_and_controllers():
+    events = notes_to_events([Note(60, 40, 0.0, 1.0), Note(64, 80, 1.0, 2.0),
+                              Note(67, 80, 2.0, 3.0)])
+    events.insert(1, Event(0.5, "control_change", 64, 127))
+    out = dataset.revoice(events, np.random.default_rng(0), levels=(100, 100))
+    assert [e.velocity for e in out if e.is_note_on] == [50, 100, 100]
+    assert [e for e in out if not e.is_note_on] == [e for e in events if not e.is_note_on]
+
+
 # --- windows --------------------------------------------------------------------------------------
 def test_make_windows_shapes_and_shift():
     seqs = [np.arange(10, dtype=np.int32), np.arange(100, 103, dtype=np.int32)]

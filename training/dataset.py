@@ -80,19 +80,61 @@ def augment(piece_events: Iterable[Event], *, transpose: int = 0,
     return out
 
 
+def variant_rng(name: str, transpose: int, stretch: float, seed: int) -> np.random.Generator:
+    """The same random draws for the same piece variant on every run, whatever the piece order."""
+    key = f"velocity:{seed}:{name}:{transpose}:{stretch}".encode()
+    return np.random.default_rng(int(hashlib.sha256(key).hexdigest()[:16], 16))
+
+
+def revoice(piece_events: Sequence[Event], rng: np.random.Generator, *,
+            levels: Sequence[int], swell: int = 0, jitter: int = 0) -> list[Event]:
+    """New dynamics for one piece: its median note-on velocity moves to a level drawn from
+    levels = (low, high) (other notes keep their ratio to it), plus a straight crescendo or
+    diminuendo of up to `swell` across the piece and a per-note jitter of up to +-`jitter`.
+    Scores have one velocity throughout: without this the model never learns that an answer
+    should be as loud as the phrase it answers. Pitches, times and note-offs are unchanged."""
+    low, high = levels
+    ons = [e for e in piece_events if e.kind == "note_on" and e.velocity > 0]
+    if not ons:
+        return list(piece_events)
+    median = float(np.median([e.velocity for e in ons]))
+    level = rng.integers(low, high + 1)
+    ramp = rng.uniform(-swell, swell) if swell else 0.0
+    end = max(e.time for e in piece_events) or 1.0
+    out = []
+    for e in piece_events:
+        if e.kind == "note_on" and e.velocity > 0:
+            v = e.velocity * level / median + ramp * (e.time / end - 0.5)
+            v += rng.integers(-jitter, jitter + 1) if jitter else 0
+            e = Event(e.time, e.kind, e.pitch, int(min(127, max(1, round(v)))), e.channel)
+        out.append(e)
+    return out
+
+
 def tokenize_split(pieces: Sequence[Piece], tokenizer, *,
                    augment_transpositions: Sequence[int] = (),
-                   stretches: Sequence[float] = ()) -> list[np.ndarray]:
+                   stretches: Sequence[float] = (), velocity_levels: Sequence[int] = (),
+                   velocity_swell: int = 0, velocity_jitter: int = 0,
+                   seed: int = 0) -> list[np.ndarray]:
     """One int32 token array per piece, plus one per (transposition, stretch) variant when given
-    (the original is always included). Pass empty tuples for valid/test: augmentation is for
-    the train split only."""
+    (the original is always included, as it is). With velocity_levels = (low, high) each variant
+    also gets its own dynamics (see revoice). Pass no augmentation for valid/test: augmentation
+    is for the train split only."""
     transpositions = [0] + [t for t in augment_transpositions if t != 0]
     scales = [1.0] + [s for s in stretches if s != 1.0]
+    if velocity_levels and len(velocity_levels) != 2:
+        raise ValueError(f"velocity_levels must be (low, high), got {tuple(velocity_levels)}")
     sequences = []
     for piece in pieces:
         for t, s in itertools.product(transpositions, scales):
-            events = piece.events if (t, s) == (0, 1.0) else augment(piece.events, transpose=t,
-                                                                    stretch=s)
+            if (t, s) == (0, 1.0):
+                events = piece.events
+            else:
+                events = augment(piece.events, transpose=t, stretch=s)
+                if velocity_levels:
+                    events = revoice(events, variant_rng(piece.name, t, s, seed),
+                                     levels=velocity_levels, swell=velocity_swell,
+                                     jitter=velocity_jitter)
             ids = np.asarray(tokenizer.encode(events), dtype=np.int32)
             if ids.size:
                 sequences.append(ids)

@@ -46,6 +46,9 @@ class Config:
     time_limit_min: float = 0.0  # 0 = no wall-time budget
     transpose: int = 0
     stretches: tuple = ()
+    velocity_levels: tuple = ()  # (low, high): each augmented variant gets a level in this range
+    velocity_swell: int = 0  # and a crescendo or diminuendo of up to this much across the piece
+    velocity_jitter: int = 0  # and up to +- this much per note
     seed: int = 0
     vocab_size: int = PerformanceTokenizer().vocab_size
 
@@ -127,7 +130,8 @@ def load_trained(run_dir: Path) -> tuple[Config, keras.Model]:
     run = read_run_info(run_dir)
     if run.get("recipe") != NAME:
         raise RunDirError(f"{run_dir}: a {run.get('recipe')!r} run, not {NAME!r}")
-    config = Config(**{**run["config"], "stretches": tuple(run["config"]["stretches"])})
+    config = Config(**{**run["config"], "stretches": tuple(run["config"]["stretches"]),
+                       "velocity_levels": tuple(run["config"].get("velocity_levels", ()))})
     if not (run_dir / BEST).is_file():
         raise RunDirError(f"{run_dir}: no {BEST}; training has not finished an epoch yet")
     model = build(config)
@@ -146,8 +150,10 @@ def _load_data(config: Config):
     splits = dataset.split_pieces(pieces)
     tok = tokenizer()
     shifts = tuple(s for s in range(-config.transpose, config.transpose + 1) if s)
-    augmented = dataset.tokenize_split(splits["train"], tok, augment_transpositions=shifts,
-                                       stretches=config.stretches)
+    augmented = dataset.tokenize_split(
+        splits["train"], tok, augment_transpositions=shifts, stretches=config.stretches,
+        velocity_levels=config.velocity_levels, velocity_swell=config.velocity_swell,
+        velocity_jitter=config.velocity_jitter, seed=config.seed)
     plain = {name: dataset.tokenize_split(ps, tok) for name, ps in splits.items()}
     windows = {"train": dataset.make_windows(augmented, config.window, config.stride),
                "valid": dataset.make_windows(plain["valid"], config.window, config.window)}
