@@ -85,6 +85,11 @@ class ContextWindow:
         """The answer starts at real_time: the model's "now" is mapped there."""
         self._offset = real_time - self.model_time
         self._decoder = self.tok.decoder(real_time)
+        # The model was last told the player's loudness and only sends a velocity token when it
+        # changes: the answer starts at that loudness, not at the decoder's default.
+        velocity_bin = getattr(self._encoder, "velocity_bin", None)
+        if velocity_bin is not None and hasattr(self._decoder, "velocity"):
+            self._decoder.velocity = self.tok.bin_velocity(velocity_bin)
 
     @property
     def responding(self) -> bool:
