@@ -1,7 +1,8 @@
 """The engine: input queue -> context + policy -> streamed answer -> scheduler.
 
 Threads:
-  rtmidi's thread   feed(msg, t): put_nowait((msg, t)) and nothing else.
+  MIDI input thread feed(msg, t): put_nowait((msg, t)) and nothing else (the "improvd-midi-in"
+                    thread of ports.py).
   engine thread     _loop(): converts, filters, feeds the context (one model step per token), asks
                     the policy, and generates the answer just ahead of the clock (lookahead_ms).
   scheduler thread  sends at due times (scheduler.py).
@@ -88,7 +89,7 @@ class Engine:
         self.out_channel = config.midi.output_channel - 1
         self.response: _Response | None = None
 
-    # --- rtmidi's thread ---------------------------------------------------------------------
+    # --- MIDI input thread -------------------------------------------------------------------
     def feed(self, msg, t: float) -> None:
         """The MIDI input callback: queue (msg, t) and return; never blocks, never raises."""
         if self.queue.qsize() >= self.queue_limit and not _is_note_off(msg):
