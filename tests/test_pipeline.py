@@ -101,6 +101,30 @@ def test_resume_continues_from_last_epoch(tiny_run, tmp_path):
     assert json.loads((resumed / "last_epoch.json").read_text())["epoch"] == 3
 
 
+def test_resume_takes_new_dynamics_from_the_size_table(tiny_run, tmp_path):
+    """Fine-tuning a copy of a run with velocity augmentation: --resume keeps the run's model and
+    data but takes the velocity keys (and time budget) from the chosen size's table."""
+    from improvd.training.recipes import config_path
+
+    resumed = tmp_path / "resumed"
+    shutil.copytree(tiny_run, resumed)
+    saved = json.loads((resumed / "run.json").read_text())["config"]
+    config = tmp_path / "dyn.toml"
+    config.write_text(config_path("performance-lstm").read_text() + """
+[tiny-dyn]
+layers = 7
+velocity_levels = [50, 60]
+velocity_swell = 0
+velocity_jitter = 1
+""")
+    assert improvd("train", "--size", "tiny-dyn", "--config", config, "--out", resumed,
+                   "--resume", "--epochs", "3") == 0
+    run = json.loads((resumed / "run.json").read_text())
+    assert run["config"]["velocity_levels"] == [50, 60] and run["config"]["velocity_jitter"] == 1
+    assert run["config"]["layers"] == saved["layers"]  # the model is the run's own
+    assert run["config"]["time_limit_min"] == 0.0 and saved["velocity_levels"] == [30, 120]
+
+
 def test_quantize_reports_nll_change(tiny_run, tiny_model, tmp_path, capsys):
     model, _ = tiny_model
     out = tmp_path / "int8.onnx"

@@ -53,6 +53,10 @@ class Config:
     vocab_size: int = PerformanceTokenizer().vocab_size
 
 
+# Keys --resume takes from the chosen size's table rather than from the run being resumed.
+RESUME_FROM_TABLE = ("velocity_levels", "velocity_swell", "velocity_jitter", "time_limit_min")
+
+
 def tokenizer() -> PerformanceTokenizer:
     return PerformanceTokenizer()
 
@@ -182,6 +186,10 @@ def train(args) -> int:
                  "limit": args.limit}
     if args.resume:  # the run's own config, so the data and the model are the same ones
         saved = read_run_info(out)["config"]
+        # ...except what the size's table says of dynamics and time budget: a copy of a run
+        # can be fine-tuned with new velocity augmentation (the model stays the same).
+        table = load_config(NAME, args.size, Config, path=args.config)
+        saved.update({k: getattr(table, k) for k in RESUME_FROM_TABLE})
         overrides = {**saved, **{k: v for k, v in (("epochs", args.epochs),
                                                    ("steps_per_epoch", args.steps)) if v}}
     config = load_config(NAME, args.size, Config, path=args.config, overrides=overrides)
