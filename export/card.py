@@ -17,6 +17,16 @@ def _figure(value, fmt: str = ".4f") -> str:
     return format(value, fmt) if isinstance(value, (int, float)) else "n/a"
 
 
+def _dynamics(config: dict) -> str:
+    """How the augmented variants were revoiced, if they were (performance-lstm's velocity keys)."""
+    if not config.get("velocity_levels"):
+        return ""
+    low, high = config["velocity_levels"]
+    return (f", each variant at its own loudness level in {low}..{high} with a crescendo or "
+            f"diminuendo of up to {config.get('velocity_swell', 0)} and a per-note jitter of "
+            f"+-{config.get('velocity_jitter', 0)}")
+
+
 def render_card(model_path: Path, info: ModelInfo) -> str:
     t, m = info.training, info.metrics
     data, config = t.get("data", {}), t.get("config", {})
@@ -57,7 +67,8 @@ def render_card(model_path: Path, info: ModelInfo) -> str:
         f"{pieces.get('train')}, valid {pieces.get('valid')}, test {pieces.get('test')}.",
         f"- Tokens: train {tokens.get('train')} (augmented to "
         f"{data.get('train_tokens_augmented')} by transposing +-{config.get('transpose')} "
-        f"semitones and time-stretching by {config.get('stretches')}; train split only), "
+        f"semitones and time-stretching by {config.get('stretches')}{_dynamics(config)}; train "
+        "split only), "
         f"valid {tokens.get('valid')}, test {tokens.get('test')}.",
         "",
         "## Held-out results (test split, whole pieces, full context, token by token)",
