@@ -125,8 +125,8 @@ def write_result(name: str, result: dict, results_dir: Path = RESULTS_DIR) -> Pa
 
 
 def histogram(samples_ms: dict[str, Sequence[float]], path: Path, title: str,
-              limit_ms: float | None = None) -> Path | None:
-    """One PNG with a histogram per series (ms); a vertical line marks the target if given."""
+              targets_ms: dict[str, float] | None = None) -> Path | None:
+    """One PNG with a histogram per series (ms); a dashed line marks a series' target if given."""
     series = {k: v for k, v in samples_ms.items() if len(v)}
     if not series:
         return None
@@ -137,9 +137,16 @@ def histogram(samples_ms: dict[str, Sequence[float]], path: Path, title: str,
 
     fig, axes = plt.subplots(len(series), 1, figsize=(7, 2.4 * len(series)), squeeze=False)
     for ax, (name, values) in zip(axes[:, 0], series.items()):
-        ax.hist(values, bins=60, color="tab:blue")
-        if limit_ms is not None:
-            ax.axvline(limit_ms, color="tab:red", linestyle="--", label="target")
+        values = np.asarray(values, dtype=np.float64)
+        low, high = max(float(values.min()), 1e-4), float(values.max())
+        if high / low > 50:  # latency tails: log bins show the body and the tail together
+            ax.hist(np.clip(values, low, None), bins=np.geomspace(low, high * 1.001, 60),
+                    color="tab:blue")
+            ax.set_xscale("log")
+        else:
+            ax.hist(values, bins=60, color="tab:blue")
+        if name in (targets_ms or {}):
+            ax.axvline(targets_ms[name], color="tab:red", linestyle="--", label="target")
             ax.legend()
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("ms")

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import common
-from .harness import jack_session, parse_timing, write_config
+from .harness import parse_timing, private_jack_server, write_config
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,8 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
     from tests.e2e.jack_helpers import Daemon, MidiPeer
 
     calls = WARMUP_CALLS + (5 if quick else 200)
-    with tempfile.TemporaryDirectory(prefix="improvd-bench-") as tmp, jack_session() as server:
+    with (tempfile.TemporaryDirectory(prefix="improvd-bench-") as tmp,
+          private_jack_server() as server):
         model, described = common.model_under_test(Path(tmp))
         config = write_config(Path(tmp) / "config.toml", response_s=RESPONSE_S)
         peer = MidiPeer()
@@ -137,7 +138,7 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
                       "jitter (ms)": np.asarray(got["jitter"]) * 1000,
                       "input to state (ms)": np.asarray(in_state) * 1000},
                      results_dir / f"{NAME}.png", "end to end through JACK (64 frames @ 48 kHz)",
-                     limit_ms=None)
+                     targets_ms={"reaction (ms)": TARGET_MS, "jitter (ms)": TARGET_MS})
     details = {
         "model": described, "jack": "jackd -d dummy -r 48000 -p 64 (private server)",
         "calls_played": calls, "calls_unanswered": unanswered,

@@ -1,7 +1,7 @@
 """The real-parts harness of the end-to-end benchmarks: a private JACK server, the daemon's timing
 lines, its settings file, and what /proc says about its process.
 
-The JACK server, the MIDI peer and the daemon process are the end-to-end tests' own helpers
+The JACK server, the MIDI peer and the daemon process are the end-to-end tests' own classes
 (tests/e2e/jack_helpers.py), imported, not copied. The daemon run with `--log-level debug` writes
 "timing:" lines on the monotonic clock (daemon/engine.py), which this process shares:
   timing: heard <stamp> in state <t> queue <n>    an input event, stamped by the MIDI callback,
@@ -63,7 +63,7 @@ def calls_over_after(log_path: Path, after: float, tail_bytes: int = 1 << 16) ->
 
 
 @contextlib.contextmanager
-def jack_session() -> Iterator[object]:
+def private_jack_server() -> Iterator[object]:
     """A private `jackd -d dummy -r 48000 -p 64` under a unique name; this process's MIDI clients
     (the peer, the port probes) reach it through JACK_DEFAULT_SERVER while it runs."""
     from tests.e2e.jack_helpers import JackServer

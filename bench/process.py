@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from . import common
-from .harness import (PortProbe, calls_over_after, cpu_seconds, jack_session, memory_mb,
-                      parse_timing, rss_mb, write_config)
+from .harness import (PortProbe, calls_over_after, cpu_seconds, memory_mb, parse_timing,
+                      private_jack_server, rss_mb, write_config)
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,8 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
     from tests.e2e.jack_helpers import Daemon, MidiPeer
 
     starts, phrases, idle_s, flood_s = (1, 2, 1.0, 3.0) if quick else (5, 10, 10.0, 30.0)
-    with tempfile.TemporaryDirectory(prefix="improvd-bench-") as tmp, jack_session() as server:
+    with (tempfile.TemporaryDirectory(prefix="improvd-bench-") as tmp,
+          private_jack_server() as server):
         model, described = common.model_under_test(Path(tmp))
         config = write_config(Path(tmp) / "config.toml")
         args = ["--config", str(config)]
