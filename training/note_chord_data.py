@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -160,7 +161,10 @@ def load_note_chord_pieces(source: str, *, cache_dir: str | Path | None = None, 
     if todo:
         log.info("parsing %d files with music21 (%d workers)", len(todo), workers)
         if workers > 1 and len(todo) > 1:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            # spawn, not fork: a forked child of a process that already loaded TensorFlow can
+            # crash (it inherits TF's threads and locks mid-state).
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
                 parsed = list(pool.map(parse_file, todo, [piano_only] * len(todo)))
         else:
             parsed = [parse_file(f, piano_only) for f in todo]
