@@ -8,9 +8,11 @@ Threads:
   scheduler thread  sends at due times (scheduler.py).
 
 The input queue is bounded by hand rather than by Queue(maxsize): past `queue_limit` waiting
-messages new ones are dropped and counted (a warning says how many), except note-offs, which are
-always queued. A dropped note-on only loses a note; a dropped note-off would leave the policy
-thinking a key is held forever, so the call would never end. Note-offs of dropped notes cost no
+messages new ones are dropped and counted (a warning says how many), except note-offs: past the
+limit one note-off per (channel, key) may wait (`_overflow_offs`), so the queue stays bounded
+(limit + 16 x 128) even when note-offs alone outrun the engine. A dropped note-on only loses a
+note; a lost note-off would leave the policy thinking a key is held forever, so the call would
+never end; a second waiting note-off for the same key adds nothing. Note-offs of dropped notes cost no
 model step (nothing is sounding), so a flood is digested in well under a second. A player never
 gets near the limit: the queue only fills when input outruns the engine (several thousand
 tokens a second).
@@ -58,6 +60,10 @@ def _is_note_off(msg) -> bool:
     return kind == "note_off" or (kind == "note_on" and getattr(msg, "velocity", 1) == 0)
 
 
+def _note_key(msg) -> tuple[int, int]:
+    return getattr(msg, "channel", 0), getattr(msg, "note", getattr(msg, "pitch", 0))
+
+
 class Engine:
     def __init__(self, config: Config, runner, output, clock: Callable[[], float] = time.monotonic,
                  to_event: Callable | None = None, queue_limit: int = 512):
@@ -68,6 +74,7 @@ class Engine:
         self.queue: queue.Queue = queue.Queue()
         self.queue_limit = queue_limit
         self.dropped = 0
+        self._overflow_offs: set[tuple[int, int]] = set()  # (channel, key) note-offs past the limit
         self._dropped_reported = 0
         self._drops_logged_at = -float("inf")
         self._to_event = to_event
@@ -92,9 +99,12 @@ class Engine:
     # --- MIDI input thread -------------------------------------------------------------------
     def feed(self, msg, t: float) -> None:
         """The MIDI input callback: queue (msg, t) and return; never blocks, never raises."""
-        if self.queue.qsize() >= self.queue_limit and not _is_note_off(msg):
-            self.dropped += 1
-            return
+        if self.queue.qsize() >= self.queue_limit:
+            key = _note_key(msg) if _is_note_off(msg) else None
+            if key is None or key in self._overflow_offs:
+                self.dropped += 1
+                return
+            self._overflow_offs.add(key)  # set.add is atomic under the GIL
         self.queue.put_nowait((msg, t))
 
     # --- the owner's thread ------------------------------------------------------------------
@@ -152,6 +162,8 @@ class Engine:
             log.info("reloaded the config and the model")
             return
         self._report_drops()
+        if self._overflow_offs and _is_note_off(msg):
+            self._overflow_offs.discard(_note_key(msg))
         self.input_lag_s = max(self.input_lag_s, self.clock() - t)
         event = msg if isinstance(msg, Event) else self._convert(msg, t)
         if event is None or (self.channels and event.channel not in self.channels):
