@@ -2,14 +2,16 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-APT_PACKAGES := jackd2 fluidsynth fluid-soundfont-gm jack-tools
+APT_PACKAGES := jackd2 fluidsynth fluid-soundfont-gm jack-tools python3-venv
 
-.PHONY: run test test-fast system-deps venv-runtime venv-full train-default bench clean
+.PHONY: run test system-deps venv-runtime venv-full train-default bench clean
 
-# Debian packages: JACK (MIDI ports on a machine with no sound card) and fluidsynth (a real synth
-# for the end-to-end test). Skipped when already there; needs root or sudo otherwise.
+# Debian packages: JACK (MIDI ports on a machine with no sound card), fluidsynth (a real synth
+# for the end-to-end test) and python3-venv (Debian's python3 has no venv without it). Skipped
+# when already there; needs root or sudo otherwise.
 system-deps:
-	@if ! command -v jackd >/dev/null || ! command -v fluidsynth >/dev/null || ! command -v jack_lsp >/dev/null; then \
+	@if ! command -v jackd >/dev/null || ! command -v fluidsynth >/dev/null || ! command -v jack_lsp >/dev/null \
+		|| ! python3 -c "import ensurepip" 2>/dev/null; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends $(APT_PACKAGES); \
 	fi
