@@ -73,6 +73,18 @@ def read_run_info(out_dir: Path) -> dict[str, Any]:
         raise RunDirError(f"{path}: not valid JSON ({exc})") from exc
 
 
+
+def read_trained_run(run_dir: Path, recipe_name: str) -> dict[str, Any]:
+    """run.json of a `recipe_name` run that has a best checkpoint; RunDirError otherwise.
+    Every recipe's export starts here, so the checks and their messages are the same for all."""
+    run_dir = Path(run_dir)
+    run = read_run_info(run_dir)
+    if run.get("recipe") != recipe_name:
+        raise RunDirError(f"{run_dir}: a {run.get('recipe')!r} run, not {recipe_name!r}")
+    if not (run_dir / BEST).is_file():
+        raise RunDirError(f"{run_dir}: no {BEST}; training has not finished an epoch yet")
+    return run
+
 # --- distribution --------------------------------------------------------------------------------
 def make_strategy(name: str) -> tf.distribute.Strategy:
     if name == "default":

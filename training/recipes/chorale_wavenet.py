@@ -176,19 +176,14 @@ def chorale_nll(model: keras.Model, chorales: list[np.ndarray], batch_size: int 
 
 
 def load_trained(run_dir: Path) -> tuple[Config, keras.Model, dict]:
-    from ..train import BEST, RunDirError, read_run_info
+    from ..train import BEST, read_trained_run
 
-    run_dir = Path(run_dir)
-    run = read_run_info(run_dir)
-    if run.get("recipe") != NAME:
-        raise RunDirError(f"{run_dir}: a {run.get('recipe')!r} run, not {NAME!r}")
+    run = read_trained_run(run_dir, NAME)
     saved = run["config"]
     config = Config(**{**saved, "filters": tuple(saved["filters"]),
                        "dilations": tuple(saved["dilations"])})
-    if not (run_dir / BEST).is_file():
-        raise RunDirError(f"{run_dir}: no {BEST}; training has not finished an epoch yet")
     model = build(config)
-    model.load_weights(run_dir / BEST)
+    model.load_weights(Path(run_dir) / BEST)
     return config, model, run
 
 

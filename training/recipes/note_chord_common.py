@@ -157,17 +157,12 @@ def heldout_figures(recipe: ModuleType, run_dir: Path, windows) -> dict:
 
 def load_trained(recipe: ModuleType, run_dir: Path):
     """-> (config, model with the best weights, run info)."""
-    from ..train import BEST, RunDirError, read_run_info
+    from ..train import BEST, read_trained_run
 
-    run_dir = Path(run_dir)
-    run = read_run_info(run_dir)
-    if run.get("recipe") != recipe.NAME:
-        raise RunDirError(f"{run_dir}: a {run.get('recipe')!r} run, not {recipe.NAME!r}")
-    if not (run_dir / BEST).is_file():
-        raise RunDirError(f"{run_dir}: no {BEST}; training has not finished an epoch yet")
+    run = read_trained_run(run_dir, recipe.NAME)
     config = recipe.Config(**run["config"])
     model = recipe.build(config, len(run["vocabulary"]))
-    model.load_weights(run_dir / BEST)
+    model.load_weights(Path(run_dir) / BEST)
     return config, model, run
 
 

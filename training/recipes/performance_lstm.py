@@ -128,18 +128,13 @@ def step_logits(step: keras.Model, config: Config, tokens: np.ndarray) -> np.nda
 
 
 def load_trained(run_dir: Path) -> tuple[Config, keras.Model]:
-    from ..train import BEST, RunDirError, read_run_info
+    from ..train import BEST, read_trained_run
 
-    run_dir = Path(run_dir)
-    run = read_run_info(run_dir)
-    if run.get("recipe") != NAME:
-        raise RunDirError(f"{run_dir}: a {run.get('recipe')!r} run, not {NAME!r}")
+    run = read_trained_run(run_dir, NAME)
     config = Config(**{**run["config"], "stretches": tuple(run["config"]["stretches"]),
                        "velocity_levels": tuple(run["config"].get("velocity_levels", ()))})
-    if not (run_dir / BEST).is_file():
-        raise RunDirError(f"{run_dir}: no {BEST}; training has not finished an epoch yet")
     model = build(config)
-    model.load_weights(run_dir / BEST)
+    model.load_weights(Path(run_dir) / BEST)
     return config, model
 
 
