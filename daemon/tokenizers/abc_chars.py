@@ -26,6 +26,7 @@ from typing import Any, Iterable
 
 from ..events import Event
 from .abc_reader import AbcDecoder
+from .base import StreamingTokenizer
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def pitch_to_abc(pitch: int) -> str:
     return name + "," * (5 - octave)
 
 
-class AbcCharsTokenizer:
+class AbcCharsTokenizer(StreamingTokenizer):
     name = "abc_chars"
 
     def __init__(self, chars: str, quarter_bpm: float = 120.0, velocity: int = 80,
@@ -91,17 +92,6 @@ class AbcCharsTokenizer:
         return "char", self.chars[token]
 
     # --- events <-> ids --------------------------------------------------------------------------
-    def encode(self, events: Iterable[Event]) -> list[int]:
-        enc = self.encoder()
-        ids: list[int] = []
-        for e in sorted(events, key=lambda e: e.time):
-            ids.extend(enc.push(e))
-        return ids + enc.flush()
-
-    def decode(self, ids: Iterable[int], start_time: float = 0.0) -> list[Event]:
-        dec = self.decoder(start_time)
-        events = [e for i in ids for e in dec.push(int(i))]
-        return events + dec.close_all()
 
     def encoder(self) -> "AbcEncoder":
         return AbcEncoder(self)

@@ -26,13 +26,14 @@ import math
 from typing import Any, Iterable
 
 from ..events import Event
+from .base import StreamingTokenizer
 
 log = logging.getLogger(__name__)
 
 VOICES = 4
 
 
-class ChoraleArpeggioTokenizer:
+class ChoraleArpeggioTokenizer(StreamingTokenizer):
     name = "chorale_arpeggio"
 
     def __init__(self, step_s: float = 0.25, min_note: int = 36, max_note: int = 81,
@@ -89,15 +90,6 @@ class ChoraleArpeggioTokenizer:
         return ("rest", 0) if token == 0 else ("note", self.id_pitch(token))
 
     # --- events <-> ids ----------------------------------------------------------------------------
-    def encode(self, events: Iterable[Event]) -> list[int]:
-        enc = self.encoder()
-        ids = [i for e in sorted(events, key=lambda e: e.time) for i in enc.push(e)]
-        return ids + enc.flush()
-
-    def decode(self, ids: Iterable[int], start_time: float = 0.0) -> list[Event]:
-        dec = self.decoder(start_time)
-        events = [e for i in ids for e in dec.push(int(i))]
-        return events + dec.close_all()
 
     def encoder(self) -> "ChoraleEncoder":
         return ChoraleEncoder(self)

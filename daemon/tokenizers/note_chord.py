@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..events import Event
+from .base import StreamingTokenizer
 
 _NOTE_RE = re.compile(r"^([A-G])([#\-]*)(\d+)?$")
 _STEP_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -57,7 +58,7 @@ def parse_token(token: str) -> tuple[str, tuple[int, ...]]:
     return "note", (note_name_to_midi(token),)
 
 
-class NoteChordTokenizer:
+class NoteChordTokenizer(StreamingTokenizer):
     name = "note_chord"
 
     def __init__(self, vocabulary: Iterable[str], tempo_bpm: float = 120.0,
@@ -153,22 +154,10 @@ class NoteChordTokenizer:
         return self._note_ids[min(candidates, key=lambda p: (abs(p - pitch), p))]
 
     # --- whole sequences -------------------------------------------------------------------------
-    def encode(self, events: Iterable[Event]) -> list[int]:
-        enc = self.encoder()
-        ids: list[int] = []
-        for e in sorted(events, key=lambda e: e.time):
-            ids.extend(enc.push(e))
-        ids.extend(enc.flush())
-        return ids
-
     def decode(self, ids: Iterable[int], start_time: float = 0.0) -> list[Event]:
-        dec = self.decoder(start_time)
-        events: list[Event] = []
-        for i in ids:
-            events.extend(dec.push(int(i)))
-        events.extend(dec.close_all())
-        events.sort(key=lambda e: (e.time, e.is_note_on, e.pitch))
-        return events
+        # Chord tokens end and start notes at one instant: offs first, as notes_to_events does.
+        events = super().decode(ids, start_time)
+        return sorted(events, key=lambda e: (e.time, e.is_note_on, e.pitch))
 
     def encoder(self) -> NoteChordEncoder:
         return NoteChordEncoder(self)

@@ -11,14 +11,15 @@ pedal down sounds until the pedal lifts or the key is struck again.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
 from ..events import SUSTAIN_CC, Event
+from .base import StreamingTokenizer
 
 NUM_PITCHES = 128
 
 
-class PerformanceTokenizer:
+class PerformanceTokenizer(StreamingTokenizer):
     name = "performance"
 
     def __init__(self, step_s: float = 0.01, max_shift_steps: int = 100, velocity_bins: int = 32):
@@ -79,23 +80,7 @@ class PerformanceTokenizer:
             return "time_shift", token - self.time_shift_offset + 1
         return "velocity", token - self.velocity_offset
 
-    # --- whole sequences -------------------------------------------------------------------------
-    def encode(self, events: Iterable[Event]) -> list[int]:
-        enc = self.encoder()
-        ids: list[int] = []
-        for e in sorted(events, key=lambda e: e.time):
-            ids.extend(enc.push(e))
-        ids.extend(enc.flush())
-        return ids
-
-    def decode(self, ids: Iterable[int], start_time: float = 0.0) -> list[Event]:
-        dec = self.decoder(start_time)
-        events: list[Event] = []
-        for i in ids:
-            events.extend(dec.push(int(i)))
-        events.extend(dec.close_all())
-        return events
-
+    # --- streaming (encode/decode of whole sequences come from StreamingTokenizer) -------------
     def encoder(self) -> "PerformanceEncoder":
         return PerformanceEncoder(self)
 

@@ -1,0 +1,23 @@
+"""What every tokenizer shares: whole sequences go through its own streaming encoder/decoder, so
+training (whole pieces) and the daemon (one event at a time) can never tokenize differently."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from ..events import Event
+
+
+class StreamingTokenizer:
+    """Subclasses provide encoder() (push(event) -> ids, flush() -> ids) and
+    decoder(start_time) (push(id) -> events, close_all() -> events)."""
+
+    def encode(self, events: Iterable[Event]) -> list[int]:
+        enc = self.encoder()
+        ids = [i for e in sorted(events, key=lambda e: e.time) for i in enc.push(e)]
+        return ids + enc.flush()
+
+    def decode(self, ids: Iterable[int], start_time: float = 0.0) -> list[Event]:
+        dec = self.decoder(start_time)
+        events = [e for i in ids for e in dec.push(int(i))]
+        return events + dec.close_all()
