@@ -69,14 +69,9 @@ def involuntary_switches() -> int:
 
 def machine() -> dict:
     """CPU model and cores (from /proc/cpuinfo), load average, GPU presence by device file."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from improvd.training.machine import cpu_model
+
+    model = cpu_model()
     gpu = Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidia0").exists()
     return {"cpu": model, "cores": os.cpu_count(), "loadavg": list(os.getloadavg()),
             "gpu": "present" if gpu else "no GPU available", "python": platform.python_version()}

@@ -262,14 +262,9 @@ def machine_summary() -> str:
     """e.g. "2 x AMD EPYC (x86_64), TensorFlow 2.21.0, CPU only" for run.json and the card."""
     import platform
 
-    model, cpus = platform.processor() or platform.machine(), os.cpu_count()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from .machine import cpu_model
+
+    model, cpus = cpu_model(), os.cpu_count()
     gpus = tf.config.list_physical_devices("GPU")
     device = f"{len(gpus)} GPU(s)" if gpus else "CPU only"
     return f"{cpus} x {model} ({platform.machine()}), TensorFlow {tf.__version__}, {device}"

@@ -1,6 +1,7 @@
-"""`improvd run` with the seed 000/001 recipes (tiny, trained and exported here) on a real JACK
-server: the daemon hears a played phrase through the recipe's tokenizer (chorale arpeggios on a
-16th grid; ABC characters) and answers with timed notes, every one of them released."""
+"""`improvd run` with the seed recipes (tiny, trained and exported here) on a real JACK server: the
+daemon hears a played phrase through the recipe's tokenizer (chorale arpeggios on a 16th grid; ABC
+characters; Note/Chord tokens of the 003 window model and the 004 recurrent model) and answers
+with timed notes, every one of them released."""
 
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ def train_and_export(tmp_path_factory, recipe: str):
     return tmp / "model.onnx"
 
 
-def answer_to_a_phrase(jack_server, peer, model):
-    """Plays a chord then a melody; -> (answer messages, onset times, daemon log)."""
+def answer_to_a_phrase(jack_server, peer, model, onset_decimals: int = 3):
+    """Plays a chord (three onsets within a few ms: one Note/Chord token) then a melody;
+    -> (answer messages, onset times rounded to onset_decimals, answer note-ons, daemon log)."""
     daemon = Daemon(jack_server, model, peer, ["--silence-ms", str(int(SILENCE_S * 1000)),
                                                "--seed", "1", "--response", "2.0"])
     try:
@@ -42,7 +44,7 @@ def answer_to_a_phrase(jack_server, peer, model):
         assert peer.wait_quiet(1.0, timeout=10, since=start), \
             f"notes left sounding; daemon log:\n{daemon.log()[-3000:]}"
         assert daemon.process.poll() is None
-        onsets = sorted({round(t, 3) for t, _ in peer.note_ons(since=ended)})
+        onsets = sorted({round(t, onset_decimals) for t, _ in peer.note_ons(since=ended)})
         return peer.messages(since=ended), onsets, peer.note_ons(since=ended), daemon.log()
     finally:
         daemon.stop()
@@ -69,3 +71,20 @@ def test_abc_model_answers_with_notes_read_from_its_characters(jack_server, peer
     assert onsets, log[-3000:]
     assert not sounding(answer), log[-3000:]
     assert all(0 <= m.note <= 127 and m.velocity > 0 for _, m in ons)
+
+
+@pytest.mark.parametrize("recipe", ["note-chord-wavenet", "note-chord-composer"])
+def test_a_note_chord_model_answers_a_played_phrase_in_steps(jack_server, peer,
+                                                             tmp_path_factory, recipe):
+    model = train_and_export(tmp_path_factory, recipe)
+    tok = load_runner(model).tokenizer
+    answer, onsets, ons, log = answer_to_a_phrase(jack_server, peer, model, onset_decimals=2)
+    assert not sounding(answer), log[-3000:]
+    # 2 s of answer at one token per step (0.5 s for 003's quarters, 0.25 s for 004's
+    # eighths), each pitch one the model's vocabulary can sound.
+    expected = round(2.0 / tok.step_s)
+    assert expected - 1 <= len(onsets) <= expected + 1, f"onsets {onsets}; log:\n{log[-3000:]}"
+    gaps = [b - a for a, b in itertools.pairwise(onsets)]
+    assert all(abs(g - tok.step_s) < 0.1 for g in gaps), gaps
+    playable = {p for t in range(tok.vocab_size) for p in tok.pitches(t)}
+    assert {m.note for _, m in ons} <= playable
