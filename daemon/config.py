@@ -63,6 +63,11 @@ class PolicyConfig:
     response: str | float = _field("call", kind="response")
     max_response_s: float = _field(16.0, lo=0.5, hi=600.0)
     barge_in: str = _field("stop", choices=("stop", "continue"))
+    # Where the answer starts: on the call's next beat, its next bar line, or at once (no pulse).
+    answer_start: str = _field("beat", choices=("beat", "bar", "now"))
+    # End the call when the pulse says a note was due and none came (all keys up); silence_ms
+    # stays the upper bound.
+    end_on_pulse: bool = _field(True)
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,20 @@ class SamplingConfig:
 
 
 @dataclass(frozen=True)
+class SteeringConfig:
+    """How strongly the answer follows what the call established: 0 = off, 1 = fully.
+    Steering only reshapes the model's distribution (and the answer's velocities and timing);
+    the model still chooses the notes."""
+    scale: float = _field(0.8, lo=0.0, hi=1.0)  # toward the call's key and mode
+    pulse: float = _field(1.0, lo=0.0, hi=1.0)  # onsets on the call's grid subdivisions
+    register: float = _field(0.8, lo=0.0, hi=1.0)  # within the call's range of notes
+    texture: float = _field(1.0, lo=0.0, hi=1.0)  # as many notes at once as the call
+    dynamics: float = _field(1.0, lo=0.0, hi=1.0)  # the call's level, accents and swell
+    groove: float = _field(1.0, lo=0.0, hi=1.0)  # the call's micro-timing (swing, push, lay back)
+    phrase_end: float = _field(1.0, lo=0.0, hi=1.0)  # end on the grid, notes released, stable tone
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = _field("info", choices=("debug", "info", "warning", "error"))
 
@@ -88,6 +107,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    steering: SteeringConfig = field(default_factory=SteeringConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def with_overrides(self, **flags: Any) -> Config:
