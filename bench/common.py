@@ -8,17 +8,16 @@ values only: a figure that could not be measured has measured None and pass None
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+from improvd.daemon.atomic import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -108,15 +107,7 @@ def model_under_test(tmp_dir: Path) -> tuple[Path, str]:
 
 def write_result(name: str, result: dict, results_dir: Path = RESULTS_DIR) -> Path:
     """bench/results/<name>.json, written beside and renamed: never a half-written file."""
-    results_dir.mkdir(parents=True, exist_ok=True)
-    path = results_dir / f"{name}.json"
-    fd, tmp = tempfile.mkstemp(dir=results_dir, prefix=f".{name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2, sort_keys=False, default=float)
-        f.write("\n")
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for everyone to read
-    os.replace(tmp, path)
-    return path
+    return write_json_atomic(results_dir / f"{name}.json", result, sort_keys=False, default=float)
 
 
 def histogram(samples_ms: dict[str, Sequence[float]], path: Path, title: str,
