@@ -1,7 +1,8 @@
 """`improvd` command line: one entry, subcommands registered by the part that owns them.
 
-Daemon commands (run, ports) live in daemon/commands.py; training commands (prepare, train,
-evaluate, generate) in training/commands.py; export commands (export, verify, quantize) in
+This is the one module that reaches all three layers (daemon <- training <- export): daemon
+commands (run, ports) live in daemon/commands.py; training commands (prepare, train, evaluate,
+generate) in training/commands.py; export commands (export, verify, quantize) in
 export/commands.py. Each `register(subparsers)` imports only argparse-level code, so `improvd run`
 never loads TensorFlow or music21: the heavy imports happen inside the training handlers.
 """
@@ -12,9 +13,7 @@ import argparse
 import logging
 import sys
 
-
-class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit status 2."""
+from .errors import CommandError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,9 +56,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # `python -m improvd.daemon` runs this file as the module __main__; commands raise
-    # improvd.daemon.__main__.CommandError, a second copy of this module: run that copy's main()
-    # so the class it catches is the one they raise.
-    from improvd.daemon.__main__ import main as package_main
-
-    sys.exit(package_main())
+    sys.exit(main())

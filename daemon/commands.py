@@ -9,6 +9,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from .errors import CommandError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = "config.toml"
@@ -75,7 +77,6 @@ def register(sub) -> None:
 
 def load_config(args):
     """Settings file + command-line flags -> Config; errors become CommandError."""
-    from .__main__ import CommandError
     from .config import ConfigError, load
 
     path = args.config
@@ -90,7 +91,6 @@ def load_config(args):
 
 def load_model(config):
     """-> a runner that is warmed up (the first onnxruntime step is slow); CommandError if bad."""
-    from .__main__ import CommandError
     from .artifact import ModelFileError
     from .runner import load_runner
 
@@ -156,7 +156,6 @@ def serve(args, config, runner) -> int:
     import threading
 
     from . import ports
-    from .__main__ import CommandError
     from .engine import Engine
 
     midi = config.midi
@@ -209,7 +208,6 @@ def serve(args, config, runner) -> int:
 
 def _reload(args, config, engine):
     """SIGHUP: new settings and model; on any error keep what runs now."""
-    from .__main__ import CommandError
 
     try:
         new = load_config(args)
@@ -228,7 +226,6 @@ def _reload(args, config, engine):
 
 def ports_command(args) -> int:
     from . import ports
-    from .__main__ import CommandError
 
     try:
         backend = None if args.backend in (None, "auto") else args.backend

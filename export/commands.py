@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 @contextlib.contextmanager
 def user_errors():
     """The export stack's "your input is wrong" exceptions -> one-line CommandErrors."""
-    from improvd.daemon.__main__ import CommandError
+    from improvd.daemon.errors import CommandError
     from improvd.daemon.artifact import ModelFileError
     from improvd.training.recipes import UnknownRecipeError
     from improvd.training.train import RunDirError

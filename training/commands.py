@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 @contextlib.contextmanager
 def user_errors():
     """Turns the training stack's "your input is wrong" exceptions into one-line CommandErrors."""
-    from improvd.daemon.__main__ import CommandError
+    from improvd.daemon.errors import CommandError
     from improvd.daemon.artifact import ModelFileError
 
     from . import sources, train

@@ -1,0 +1,11 @@
+"""Errors every layer may raise, kept at the bottom so that nothing imports upward to reach them.
+
+The CLI (daemon/__main__.py) prints a CommandError as one line and exits with status 2; training
+and export turn their own "your input is wrong" exceptions into it.
+"""
+
+from __future__ import annotations
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one line, exit status 2."""
