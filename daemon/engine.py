@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from .config import Config
 from .grid import make_context
 from .events import Event
+from .metrics import EngineMetrics
 from .policy import CallResponsePolicy, Respond, Stop
 from .sampling import Constraints, Sampler, legal_mask
 from .scheduler import ANSWER, THRU, Scheduler
@@ -66,10 +67,13 @@ def _note_key(msg) -> tuple[int, int]:
 
 class Engine:
     def __init__(self, config: Config, runner, output, clock: Callable[[], float] = time.monotonic,
-                 to_event: Callable | None = None, queue_limit: int = 512):
+                 to_event: Callable | None = None, queue_limit: int = 512,
+                 metrics: EngineMetrics | None = None):
         """output: has send_event(event, channel). to_event: mido message -> Event | None
-        (default: ports.to_event); Event objects are accepted as they are."""
+        (default: ports.to_event); Event objects are accepted as they are. metrics: told of
+        each measurement point (metrics.py; default: nothing recorded)."""
         self.clock = clock
+        self.metrics = metrics or EngineMetrics()
         self.scheduler = Scheduler(output, clock, (config.midi.output_channel - 1,))
         self.queue: queue.Queue = queue.Queue()
         self.queue_limit = queue_limit
@@ -177,9 +181,7 @@ class Engine:
             self.response = None
             log.info("barge-in - stopped (%d notes released)", released)
         self.context.hear(event)
-        if log.isEnabledFor(logging.DEBUG):  # "timing:" lines on the monotonic clock, for bench/
-            log.debug("timing: heard %.6f in state %.6f queue %d", event.time, self.clock(),
-                      self.queue.qsize())
+        self.metrics.heard(event.time, self.clock(), self.queue.qsize())
         if isinstance(decision, Respond):
             self._start_response(decision, self.clock())
 
@@ -211,7 +213,7 @@ class Engine:
     # --- the answer --------------------------------------------------------------------------
     def _start_response(self, d: Respond, now: float) -> None:
         log.info("call ended (%.1f s, %d notes) - responding", d.call_seconds, d.notes)
-        log.debug("timing: call over %.6f", now)
+        self.metrics.call_over(now)
         self.response = _Response(started=now, end=now + d.response_seconds,
                                   call_ended=now if d.ended_at is None else d.ended_at)
         log.debug("call detected %.1f ms after it ended; input reached the engine within "
@@ -262,7 +264,7 @@ class Engine:
             if e.is_note_on:
                 e = dataclasses.replace(e, velocity=max(1, min(127, round(e.velocity * scale))))
                 r.notes += 1
-                log.debug("timing: note_on %d due %.6f", e.pitch, e.time)
+                self.metrics.note_due(e.pitch, e.time)
                 if r.first_note_due is None:
                     r.first_note_due = e.time
                     self.last_reaction_s = e.time - r.call_ended
@@ -278,6 +280,8 @@ class Engine:
             log.debug("engine step %.3f ms mean, %.3f ms worst; sends at worst %.1f ms late",
                       1000 * sum(steps) / len(steps), 1000 * max(steps),
                       1000 * self.scheduler.max_late_s)
+            self.metrics.answer_done(sum(steps) / len(steps), max(steps),
+                                     self.scheduler.max_late_s)
         self.response = None
         self.policy.response_done()
 
