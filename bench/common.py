@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+
 from improvd.daemon.atomic import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -93,13 +94,13 @@ def use_model(path: Path) -> None:
 
 def model_under_test(tmp_dir: Path) -> tuple[Path, str]:
     """(path, description): the model given to use_model, else the shipped models/default.onnx,
-    else a random-weights model of the same contract (tests/model_fixtures.py), so the benchmarks
-    run before a model is shipped."""
+    else a random-weights model of the same contract (improvd.testsupport, as the tests use), so
+    the benchmarks run before a model is shipped."""
     if _chosen_model is not None:
         return _chosen_model, str(_chosen_model)
     if SHIPPED_MODEL.is_file():
         return SHIPPED_MODEL, "models/default.onnx"
-    from tests.model_fixtures import make_random_recurrent_model
+    from improvd.testsupport.random_model import make_random_recurrent_model
 
     path = make_random_recurrent_model(Path(tmp_dir) / "random.onnx")
     return path, "random-weights fixture (models/default.onnx not shipped yet)"

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import bisect
 import logging
-import re
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from improvd.daemon.metrics import Metrics, read_metrics
+from improvd.testsupport.daemon_process import Daemon
+from improvd.testsupport.midi_peer import MidiPeer
+
 from . import common
-from .harness import parse_timing, private_jack_server, write_config
+from .harness import private_jack_server, write_config
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +63,8 @@ def play_calls(peer, calls: int) -> tuple[list[float], int]:
     return sent, unanswered
 
 
-def measure(timing, arrivals: list[tuple[float, int]], skip: int = 0) -> dict:
-    """Reaction and jitter samples (seconds) from the daemon's timing and the peer's arrivals
+def measure(timing: Metrics, arrivals: list[tuple[float, int]], skip: int = 0) -> dict:
+    """Reaction and jitter samples (seconds) from the daemon's metrics and the peer's arrivals
     [(time, pitch)] of answer note-ons; the first `skip` answers (warm-up) are left out."""
     reaction, jitter, unmatched = [], [], 0
     bounds = timing.calls[1:] + [float("inf")]
@@ -83,16 +86,16 @@ def measure(timing, arrivals: list[tuple[float, int]], skip: int = 0) -> dict:
 
 
 def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
-    from tests.e2e.jack_helpers import Daemon, MidiPeer
-
     calls = WARMUP_CALLS + (5 if quick else 200)
     with (tempfile.TemporaryDirectory(prefix="improvd-bench-") as tmp,
           private_jack_server() as server):
         model, described = common.model_under_test(Path(tmp))
         config = write_config(Path(tmp) / "config.toml", response_s=RESPONSE_S)
+        metrics = Path(tmp) / "metrics.jsonl"
         peer = MidiPeer()
         try:
-            daemon = Daemon(server, model, peer, ["--config", str(config)])
+            daemon = Daemon(server, model, peer, ["--config", str(config),
+                                                  "--metrics", str(metrics)])
             try:
                 sent, unanswered = play_calls(peer, calls)
             finally:
@@ -101,10 +104,9 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
             arrivals = [(t, m.note) for t, m in peer.note_ons()]
         finally:
             peer.close()
-    timing = parse_timing(text)
+        timing = read_metrics(metrics)
     if not timing.calls:
-        raise RuntimeError("the daemon logged no 'timing: call over' line; its log ends:\n"
-                           + text[-2000:])
+        raise RuntimeError("the daemon recorded no call over; its log ends:\n" + text[-2000:])
     got = measure(timing, arrivals, skip=WARMUP_CALLS)
     warmup = measure(timing, arrivals)["reaction"][:WARMUP_CALLS]
     skip = 4 * WARMUP_CALLS  # input messages of the warm-up calls
@@ -114,10 +116,10 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
     send_to_state = [state - sent[i - 1] for stamp, state, _ in timing.heard[skip:]
                      if (i := bisect.bisect_right(sent, stamp)) > 0]
     reaction, jitter = common.stats(got["reaction"], 1000), common.stats(got["jitter"], 1000)
-    # The engine's own debug lines at the end of each answer: its worst send lateness (usually the
+    # The engine's own record at the end of each answer: its worst send lateness (usually the
     # first note, due the instant the call ended) and its mean model step, both inside the daemon.
-    late = [float(x) for x in re.findall(r"sends at worst ([\d.]+) ms late", text)]
-    steps = [float(x) for x in re.findall(r"engine step ([\d.]+) ms mean", text)]
+    late = [1000 * worst_late for _, _, worst_late in timing.answers]
+    steps = [1000 * step_mean for step_mean, _, _ in timing.answers]
     state = common.stats(in_state, 1000)
     within = f"<= {TARGET_MS:.2f} ms (1 JACK period + 1 ms)"
     figures = [
@@ -152,7 +154,7 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
         "daemon_engine_step_mean_per_answer_ms": common.stats(steps),
         "target_ms": TARGET_MS,
         "settings": {"silence_ms": 60, "response_s": RESPONSE_S, "max_initial_wait_ms": 0,
-                     "log_level": "debug (timing lines)"},
+                     "measurements": "improvd run --metrics (daemon/metrics.py)"},
     }
     out = common.result(NAME, quick, figures, details)
     common.write_result(NAME, out, results_dir)

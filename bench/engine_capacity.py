@@ -3,8 +3,8 @@
 The flood of figure 3 goes through JACK into the daemon process; this measures the other side of
 that race in this process: the same Engine, the same model, the same kind of note-on/note-off
 stream, queued up front, and the time the engine thread takes to bring each event into the model
-state. Run with the daemon's default logging and with the debug "timing:" lines the flood figure
-needs, so the cost of observing is measured too.
+state. Run without and with the metrics file the flood figure reads (`improvd run --metrics`), so
+the cost of observing is measured too.
 """
 
 from __future__ import annotations
@@ -35,24 +35,28 @@ def flood_messages(count: int) -> list:
     return out
 
 
-def events_per_second(model_path, count: int, debug: bool) -> dict:
+def events_per_second(model_path, count: int, metrics: bool) -> dict:
     """-> {"events_per_s", "model_steps_per_event"} for `count` events queued at once."""
     from improvd.daemon.config import load
     from improvd.daemon.engine import Engine
+    from improvd.daemon.metrics import EngineMetrics, MetricsFile
     from improvd.daemon.runner import load_runner
 
     engine_log = logging.getLogger("improvd.daemon.engine")
     before = engine_log.level, engine_log.propagate
     # Formatted and written to a file as the daemon's log is (its format, a file on disk).
-    sink = logging.FileHandler(Path(tempfile.mkdtemp(prefix="improvd-bench-")) / "engine.log")
+    folder = Path(tempfile.mkdtemp(prefix="improvd-bench-"))
+    sink = logging.FileHandler(folder / "engine.log")
+    recorder = MetricsFile(folder / "metrics.jsonl") if metrics else EngineMetrics()
     sink.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
                                         "%H:%M:%S"))
-    engine_log.setLevel(logging.DEBUG if debug else logging.INFO)
+    engine_log.setLevel(logging.INFO)
     engine_log.addHandler(sink)
     engine_log.propagate = False
     try:
         runner = load_runner(model_path, "cpu", threads=1)
-        engine = Engine(load(None), runner, _NoOutput(), queue_limit=10 * count)
+        engine = Engine(load(None), runner, _NoOutput(), queue_limit=10 * count,
+                        metrics=recorder)
         messages = flood_messages(count)
         stamp = time.monotonic()
         for k, msg in enumerate(messages):
@@ -68,6 +72,7 @@ def events_per_second(model_path, count: int, debug: bool) -> dict:
         engine_log.propagate = before[1]
         engine_log.removeHandler(sink)
         sink.close()
-        shutil.rmtree(Path(sink.baseFilename).parent, ignore_errors=True)
+        recorder.close()
+        shutil.rmtree(folder, ignore_errors=True)
     return {"events_per_s": len(messages) / elapsed,
-            "model_steps_per_event": runner.steps / len(messages), "debug_timing_lines": debug}
+            "model_steps_per_event": runner.steps / len(messages), "metrics_file": metrics}

@@ -1,74 +1,57 @@
-"""The real-parts harness of the end-to-end benchmarks: a private JACK server, the daemon's timing
-lines, its settings file, and what /proc says about its process.
+"""The real-parts harness of the end-to-end benchmarks: a private JACK server, the daemon's
+measurements, its settings file, and what /proc says about its process.
 
-The JACK server, the MIDI peer and the daemon process are the end-to-end tests' own classes
-(tests/e2e/jack_helpers.py), imported, not copied. The daemon run with `--log-level debug` writes
-"timing:" lines on the monotonic clock (daemon/engine.py), which this process shares:
-  timing: heard <stamp> in state <t> queue <n>    an input event, stamped by the MIDI callback,
-                                                  is in the model's state at t; n still queued
-  timing: call over <t>                           the policy declared the call over at t
-  timing: note_on <pitch> due <t>                 the answer's note is scheduled for t
+The JACK server is the one launcher (improvd.daemon.jackd); the MIDI peer and the daemon process
+are the end-to-end tests' own (improvd.testsupport), shared, not copied. The daemon run with
+`--metrics FILE` writes its measurements there on the monotonic clock, which this process shares
+(daemon/metrics.py says what each record means); read_metrics reads them back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from improvd.daemon.jackd import JackServer, unique
+
 log = logging.getLogger(__name__)
 
-_HEARD = re.compile(r"timing: heard ([\d.]+) in state ([\d.]+) queue (\d+)")
-_CALL = re.compile(r"timing: call over ([\d.]+)")
-_DUE = re.compile(r"timing: note_on (\d+) due ([\d.]+)")
 _DROPPED = re.compile(r"dropped (\d+) messages")
 
 
-@dataclass
-class Timing:
-    heard: list[tuple[float, float, int]] = field(default_factory=list)  # stamp, in state, queue
-    calls: list[float] = field(default_factory=list)  # call-over instants
-    dues: list[list[tuple[int, float]]] = field(default_factory=list)  # per call: (pitch, due)
-    dropped: int = 0
+def dropped_messages(daemon_log: str) -> int:
+    """The daemon's count of input messages dropped in a flood (its warning line, for people)."""
+    return max((int(n) for n in _DROPPED.findall(daemon_log)), default=0)
 
 
-def parse_timing(text: str) -> Timing:
-    """The daemon's log -> its timing lines, in log order (due times grouped by call)."""
-    t = Timing()
-    for line in text.splitlines():
-        if m := _HEARD.search(line):
-            t.heard.append((float(m[1]), float(m[2]), int(m[3])))
-        elif m := _CALL.search(line):
-            t.calls.append(float(m[1]))
-            t.dues.append([])
-        elif (m := _DUE.search(line)) and t.dues:
-            t.dues[-1].append((int(m[1]), float(m[2])))
-        elif m := _DROPPED.search(line):
-            t.dropped = max(t.dropped, int(m[1]))
-    return t
-
-
-def calls_over_after(log_path: Path, after: float, tail_bytes: int = 1 << 16) -> list[float]:
-    """Call-over instants later than `after` in the last `tail_bytes` of a daemon's log (cheap
-    enough to poll while a flood writes megabytes of timing lines)."""
-    with open(log_path, "rb") as f:
+def calls_over_after(metrics_path: Path, after: float, tail_bytes: int = 1 << 16) -> list[float]:
+    """Call-over instants later than `after` in the last `tail_bytes` of a daemon's metrics file
+    (cheap enough to poll while a flood writes megabytes of records)."""
+    with open(metrics_path, "rb") as f:
         f.seek(0, os.SEEK_END)
         f.seek(max(0, f.tell() - tail_bytes))
-        tail = f.read().decode(errors="replace")
-    return [t for t in map(float, _CALL.findall(tail)) if t > after]
+        lines = f.read().decode(errors="replace").splitlines()
+    found = []
+    for line in lines:
+        if '"call_over"' not in line:
+            continue
+        with contextlib.suppress(json.JSONDecodeError):  # the first line may be cut in half
+            t = json.loads(line)["call_over"]
+            if t > after:
+                found.append(t)
+    return found
 
 
 @contextlib.contextmanager
 def private_jack_server() -> Iterator[object]:
     """A private `jackd -d dummy -r 48000 -p 64` under a unique name; this process's MIDI clients
     (the peer, the port probes) reach it through JACK_DEFAULT_SERVER while it runs."""
-    from tests.e2e.jack_helpers import JackServer
-
-    server = JackServer()
+    server = JackServer(unique("improvd-bench"))
     before = os.environ.get("JACK_DEFAULT_SERVER")
     os.environ["JACK_DEFAULT_SERVER"] = server.name
     try:
@@ -90,8 +73,7 @@ def write_config(path: Path, *, silence_ms: int = 60, response_s: float = 0.5,
         f"silence_ms = {silence_ms}\nmin_call_ms = 0\nresponse = {response_s}\n"
         "barge_in = \"continue\"\n"
         "[sampling]\n"
-        f"seed = {seed}\nmax_initial_wait_ms = 0\n"
-        "[log]\nlevel = \"debug\"\n")
+        f"seed = {seed}\nmax_initial_wait_ms = 0\n")
     return path
 
 
@@ -130,7 +112,6 @@ class PortProbe:
         import ctypes
 
         from improvd.daemon import jack
-        from tests.e2e.jack_helpers import unique
 
         self._lib = jack.library()
         status = ctypes.c_int(0)

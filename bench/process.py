@@ -19,8 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from improvd.daemon.jackd import unique
+from improvd.daemon.metrics import read_metrics
+from improvd.testsupport.daemon_process import Daemon
+from improvd.testsupport.midi_peer import MidiPeer
+
 from . import common
-from .harness import (PortProbe, calls_over_after, cpu_seconds, memory_mb, parse_timing,
+from .harness import (PortProbe, calls_over_after, cpu_seconds, dropped_messages, memory_mb,
                       private_jack_server, rss_mb, write_config)
 
 log = logging.getLogger(__name__)
@@ -32,8 +37,6 @@ START_S, RSS_MB, IDLE_CPU_PCT, FLOOD_RATE = 1.5, 150.0, 1.0, 10_000
 def time_to_ports(start) -> tuple[object, float]:
     """Calls start(name), which returns once the daemon says it listens, while probing JACK for
     the daemon's two ports; returns (daemon, seconds from the call to both ports existing)."""
-    from tests.e2e.jack_helpers import unique
-
     name = unique("improvd-bench")
     wanted = {f"{name}:in", f"{name}-out:out"}
     seen: dict[str, float] = {}
@@ -79,8 +82,6 @@ def bare_clients_cpu(server, seconds: float, tries: int = 3) -> float | None:
     such process could be started: a loaded server may refuse a client now and then)."""
     import subprocess
     import sys
-
-    from tests.e2e.jack_helpers import unique
 
     for _ in range(tries):
         proc = subprocess.Popen([sys.executable, "-c", _BARE_CLIENTS, unique("bench-bare")],
@@ -148,28 +149,27 @@ def per_second(heard, start: float, end: float) -> list[dict]:
 
 
 def engine_capacity(model, events: int, rounds: int = 2) -> dict:
-    """Events/s the engine thread handles in this process, default logging vs the timing lines
+    """Events/s the engine thread handles in this process, without vs with a metrics file
     (alternated, median of `rounds` each): what the flood races against."""
     from .engine_capacity import events_per_second
 
-    runs: dict[str, list[dict]] = {"info": [], "debug": []}
+    runs: dict[str, list[dict]] = {"plain": [], "metrics": []}
     for _ in range(rounds):
         for mode in runs:
-            runs[mode].append(events_per_second(model, events, debug=mode == "debug"))
+            runs[mode].append(events_per_second(model, events, metrics=mode == "metrics"))
     return {mode: {"events_per_s": statistics.median(r["events_per_s"] for r in got),
                    "model_steps_per_event": got[0]["model_steps_per_event"]}
             for mode, got in runs.items()} | {"events": events, "rounds": rounds}
 
 
 def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
-    from tests.e2e.jack_helpers import Daemon, MidiPeer
-
     starts, phrases, idle_s, flood_s = (1, 2, 1.0, 3.0) if quick else (5, 10, 10.0, 30.0)
     with (tempfile.TemporaryDirectory(prefix="improvd-bench-") as tmp,
           private_jack_server() as server):
         model, described = common.model_under_test(Path(tmp))
         config = write_config(Path(tmp) / "config.toml")
-        args = ["--config", str(config)]
+        metrics = Path(tmp) / "metrics.jsonl"
+        args = ["--config", str(config), "--metrics", str(metrics)]
         peer = MidiPeer()
         try:
             start_s = []
@@ -199,10 +199,9 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
                 flood_cpu = 100 * (cpu_seconds(daemon.pid) - cpu0) / (flood_end - flood_start)
                 # The answer to the flood comes once the backlog has drained (the engine does
                 # not end a call while input is queued): wait for it, then for its end.
-                log_path = Path(daemon.log_file.name)
-                peer.wait_for(lambda: calls_over_after(log_path, flood_end), timeout=180,
+                peer.wait_for(lambda: calls_over_after(metrics, flood_end), timeout=180,
                               poll_s=0.2)
-                answered = calls_over_after(log_path, flood_end)
+                answered = calls_over_after(metrics, flood_end)
                 drain_s = answered[0] - flood_end if answered else None
                 peer.wait_quiet(1.0, timeout=60)
                 alive = daemon.process.poll() is None
@@ -213,7 +212,8 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
         finally:
             peer.close()
         capacity = engine_capacity(model, 4_000 if quick else 20_000)
-    timing = parse_timing(text)
+        timing = read_metrics(metrics)
+    dropped = dropped_messages(text)
     idle_lat = common.stats([st - s for s, st, _ in timing.heard if s < idle_until], 1000)
     in_flood = [(s, st, q) for s, st, q in timing.heard if flood_start <= s < flood_end]
     flood_lat = common.stats([st - s for s, st, _ in in_flood], 1000)
@@ -243,9 +243,9 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
                       "events", "bounded (<= 64)", lambda v: v <= 64,
                       f"queue max {max((r['queue_max'] for r in seconds), default=0)}; "
                       f"{sent / flood_s:,.0f} events/s sent, {handled_rate:,.0f}/s reached the "
-                      f"state, {timing.dropped:,} dropped by the daemon; the engine alone handles "
-                      f"{capacity['info']['events_per_s']:,.0f}/s "
-                      f"({capacity['debug']['events_per_s']:,.0f}/s with timing lines)"),
+                      f"state, {dropped:,} dropped by the daemon; the engine alone handles "
+                      f"{capacity['plain']['events_per_s']:,.0f}/s "
+                      f"({capacity['metrics']['events_per_s']:,.0f}/s recording metrics)"),
         common.figure("3. flood: VmRSS growth, last two thirds", rss_growth, "MB",
                       "bounded (<= 5 MB)", lambda v: v <= 5.0,
                       f"{rss[0][1]:.1f} -> {rss[-1][1]:.1f} MB" if rss else ""),
@@ -267,12 +267,12 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
         "bare_jack_clients_idle_cpu_pct": bare_cpu, "idle_seconds": idle_s,
         "flood": {"seconds": flood_s, "events_sent": sent, "rate_sent": sent / flood_s,
                   "events_in_state": len(in_flood), "rate_in_state": handled_rate,
-                  "dropped_by_daemon": timing.dropped, "cpu_pct": flood_cpu,
+                  "dropped_by_daemon": dropped, "cpu_pct": flood_cpu,
                   "alive_after": alive, "backlog_drained_s_after_flood": drain_s,
                   "rss_mb_samples": [round(m, 1) for _, m in rss],
                   "per_second": seconds, "input_to_state_ms": flood_lat},
         "idle_input_to_state_ms": idle_lat, "engine_capacity": capacity,
-        "note": "the daemon runs with --log-level debug for its timing lines (one per event)",
+        "note": "the daemon records its measurements with --metrics (one record per event)",
     }
     out = common.result(NAME, quick, figures, details)
     common.write_result(NAME, out, results_dir)

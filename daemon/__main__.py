@@ -28,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     daemon_commands.register(sub)
     try:
-        from improvd.training import commands as training_commands
         from improvd.export import commands as export_commands
+        from improvd.training import commands as training_commands
     except ImportError:  # a runtime-only install without the training folders
         pass
     else:

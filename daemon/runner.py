@@ -16,7 +16,7 @@ import numpy as np
 import onnxruntime as ort
 
 from . import tokenizers
-from .artifact import METADATA_KEY, ModelFileError, ModelInfo
+from .artifact import RECURRENT, WINDOW, ModelFileError, ModelInfo, read_info
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +50,9 @@ def open_session(path: str | Path, provider: str = "cpu", threads: int = 1):
         session = ort.InferenceSession(str(path), options, providers=choose_providers(provider))
     except Exception as exc:  # onnxruntime raises several unrelated types for bad files
         raise ModelFileError(f"{path}: not a loadable ONNX model ({exc})") from exc
-    meta = session.get_modelmeta().custom_metadata_map
-    if METADATA_KEY not in meta:
-        raise ModelFileError(
-            f"{path}: ONNX model has no '{METADATA_KEY}' metadata; export it with `improvd export`"
-        )
-    info = ModelInfo.from_json(meta[METADATA_KEY], str(path))
-    names = {i.name for i in session.get_inputs()} | {o.name for o in session.get_outputs()}
-    wanted = set(info.inputs.values()) | set(info.outputs.values())
-    for s in info.states:
-        wanted |= {s["input"], s["output"]}
-    if wanted - names:
-        raise ModelFileError(f"{path}: metadata names {sorted(wanted - names)} the graph lacks")
+    info = read_info(session.get_modelmeta().custom_metadata_map, str(path))
+    info.check_graph([i.name for i in session.get_inputs()],
+                     [o.name for o in session.get_outputs()], str(path))
     return session, info
 
 
@@ -73,14 +64,13 @@ class OnnxRecurrentRunner:
         self.info = info
         self.tokenizer = tokenizers.from_spec(info.tokenizer)
         self.vocab_size = self.tokenizer.vocab_size
-        self._token_name = info.inputs["token"]
-        self._out_names = [info.outputs["logits"]] + [s["output"] for s in info.states]
-        self._state_names = [s["input"] for s in info.states]
+        self._token_name, *self._state_names = info.input_names
+        self._out_names = info.output_names
         self._token = np.zeros((1, 1), dtype=np.int32)
         self.reset()
 
     def reset(self) -> None:
-        self.state = [np.zeros(s["shape"], dtype=np.float32) for s in self.info.states]
+        self.state = [np.zeros(s.shape, dtype=np.float32) for s in self.info.states]
         self.logits = np.zeros(self.vocab_size, dtype=np.float32)
         self.steps = 0
 
@@ -93,13 +83,6 @@ class OnnxRecurrentRunner:
         self.steps += 1
         return self.logits
 
-    def snapshot(self):
-        return [s.copy() for s in self.state], self.logits.copy(), self.steps
-
-    def restore(self, snap) -> None:
-        state, logits, steps = snap
-        self.state, self.logits, self.steps = [s.copy() for s in state], logits.copy(), steps
-
 
 class OnnxWindowRunner:
     """Runs on the last `context_length` tokens; each call re-reads the window (cost grows with N)."""
@@ -109,8 +92,7 @@ class OnnxWindowRunner:
         self.info = info
         self.tokenizer = tokenizers.from_spec(info.tokenizer)
         self.vocab_size = self.tokenizer.vocab_size
-        self._in_name = info.inputs["tokens"]
-        self._out_name = info.outputs["logits"]
+        (self._in_name,), (self._out_name,) = info.input_names, info.output_names
         self.reset()
 
     def reset(self) -> None:
@@ -126,19 +108,12 @@ class OnnxWindowRunner:
         self.steps += 1
         return self.logits
 
-    def snapshot(self):
-        return list(self.window), self.logits.copy(), self.steps
 
-    def restore(self, snap) -> None:
-        window, logits, steps = snap
-        self.window = deque(window, maxlen=self.info.context_length)
-        self.logits, self.steps = logits.copy(), steps
+RUNNERS = {RECURRENT: OnnxRecurrentRunner, WINDOW: OnnxWindowRunner}
 
 
 def load_runner(path: str | Path, provider: str = "cpu", threads: int = 1):
+    """-> the runner for the model's kind; ModelFileError if this build cannot play it."""
     session, info = open_session(path, provider, threads)
-    cls = OnnxRecurrentRunner if info.kind == "recurrent" else OnnxWindowRunner
-    try:
-        return cls(session, info)
-    except tokenizers.UnknownTokenizerError as exc:
-        raise ModelFileError(f"{path}: {exc}") from exc
+    info.check_playable(str(path))
+    return RUNNERS[info.kind](session, info)

@@ -4,11 +4,10 @@ so the card can never disagree with the file it describes."""
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 from improvd.daemon.artifact import ModelInfo
+from improvd.daemon.atomic import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +36,7 @@ def render_card(model_path: Path, info: ModelInfo) -> str:
         "",
         f"A `{info.kind}` model: one {info.tokenizer.get('name')} token plus the recurrent state "
         f"in, next-token logits plus the new state out ({len(info.states)} state tensors of "
-        f"shape {info.states[0]['shape'] if info.states else 'n/a'}). "
+        f"shape {list(info.states[0].shape) if info.states else 'n/a'}). "
         f"File size {model_path.stat().st_size / 1e6:.2f} MB"
         + (", int8 dynamic-quantized weights." if m.get("quantized") else ", float32 weights."),
         "",
@@ -104,11 +103,4 @@ def render_card(model_path: Path, info: ModelInfo) -> str:
 
 
 def write_card(card_path: Path, model_path: Path, info: ModelInfo) -> Path:
-    text = render_card(Path(model_path), info)
-    card_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=card_path.parent, prefix=f".{card_path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp creates 0600 files
-    os.replace(tmp, card_path)
-    return card_path
+    return write_text_atomic(card_path, render_card(Path(model_path), info))

@@ -16,7 +16,9 @@ if str(PROJECT_ROOT) not in sys.path:  # bench/ is a top-level folder, not an in
     sys.path.insert(0, str(PROJECT_ROOT))
 
 from bench.e2e_latency import measure  # noqa: E402
-from bench.harness import Timing, parse_timing  # noqa: E402
+from bench.harness import calls_over_after, dropped_messages  # noqa: E402
+
+from improvd.daemon.metrics import Metrics  # noqa: E402
 BENCHMARKS = ("e2e_latency", "process", "inference", "markov_peer", "training_throughput")
 
 
@@ -46,32 +48,32 @@ def test_quick_run_measures_every_figure_and_writes_the_summary(tmp_path):
     assert (tmp_path / "e2e_latency.png").is_file()
 
 
-def test_timing_lines_are_parsed_in_log_order():
+def test_a_poll_of_the_metrics_tail_finds_the_calls_over_after_an_instant(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"heard":[9.5,9.6,0]}\n{"call_over":9.9}\n{"call_over":10.2}\n'
+                    '{"note_due":[60,10.2]}\n{"call_over":11.0}\n')
+    assert calls_over_after(path, 10.0) == [10.2, 11.0]
+    # A tail that starts in the middle of a record skips that record, not the others.
+    assert calls_over_after(path, 10.0, tail_bytes=len('over":10.2}\n{"note_due":[60,10.2]}\n'
+                                                        '{"call_over":11.0}\n')) == [11.0]
+
+
+def test_the_daemons_drop_count_is_its_latest_warning():
     log = "\n".join([
-        "12:00:00 DEBUG improvd.daemon.engine: timing: heard 10.000100 in state 10.000400 queue 0",
-        "12:00:00 INFO improvd.daemon.engine: call ended (0.1 s, 1 notes) - responding",
-        "12:00:00 DEBUG improvd.daemon.engine: timing: call over 10.200000",
-        "12:00:00 DEBUG improvd.daemon.engine: timing: note_on 60 due 10.200000",
-        "12:00:00 DEBUG improvd.daemon.engine: timing: note_on 64 due 10.300000",
-        "12:00:01 WARNING improvd.daemon.engine: input flood: dropped 7 messages so far",
-        "12:00:01 DEBUG improvd.daemon.engine: timing: call over 11.000000",
-        "12:00:01 DEBUG improvd.daemon.engine: timing: note_on 62 due 11.050000",
+        "12:00:00 WARNING improvd.daemon.engine: input flood: dropped 7 messages so far",
+        "12:00:01 WARNING improvd.daemon.engine: input flood: dropped 19 messages so far",
     ])
-    t = parse_timing(log)
-    assert t.heard == [(10.0001, 10.0004, 0)]
-    assert t.calls == [10.2, 11.0]
-    assert t.dues == [[(60, 10.2), (64, 10.3)], [(62, 11.05)]]
-    assert t.dropped == 7
+    assert dropped_messages(log) == 19 and dropped_messages("") == 0
 
 
 def test_arrivals_meet_their_own_scheduled_note_and_call():
-    timing = Timing(calls=[10.0, 11.0], dues=[[(60, 10.0), (64, 10.1), (60, 10.2)], [(62, 11.0)]])
+    timing = Metrics(calls=[10.0, 11.0], dues=[[(60, 10.0), (64, 10.1), (60, 10.2)], [(62, 11.0)]])
     # a pitch played twice, an arrival of the next answer, and one note that never arrived
     arrivals = [(10.002, 60), (10.101, 64), (10.2015, 60), (11.003, 62)]
     got = measure(timing, arrivals)
     assert got["reaction"] == pytest.approx([0.002, 0.003])
     assert got["jitter"] == pytest.approx([0.002, 0.001, 0.0015, 0.003])
     assert got["unmatched_due"] == 0
-    late = measure(Timing(calls=[10.0], dues=[[(60, 10.0), (61, 10.1)]]), [(10.002, 60)])
+    late = measure(Metrics(calls=[10.0], dues=[[(60, 10.0), (61, 10.1)]]), [(10.002, 60)])
     assert late["unmatched_due"] == 1 and late["jitter"] == pytest.approx([0.002])
     assert measure(timing, arrivals, skip=1)["reaction"] == pytest.approx([0.003])

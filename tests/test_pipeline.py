@@ -63,7 +63,7 @@ def test_export_verify_load_sample_decode(tiny_run, tiny_model, capsys):
     assert isinstance(runner, OnnxRecurrentRunner)
     info = runner.info
     assert info.recipe == "performance-lstm" and info.kind == "recurrent"
-    assert [s["input"] for s in info.states] == ["state_in_0_h", "state_in_0_c"]
+    assert [s.input for s in info.states] == ["state_in_0_h", "state_in_0_c"]
     parity = info.metrics["parity"]
     assert parity["onnx_vs_tf_max_abs_diff"] <= 1e-4
     assert info.metrics["model"]["tokens"] > 0 and "markov-5" in info.metrics["baselines"]

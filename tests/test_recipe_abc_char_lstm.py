@@ -149,7 +149,7 @@ def test_tiny_training_exports_a_recurrent_step_model_with_parity(exported):
     _, info = exported
     assert info.kind == "recurrent" and info.tokenizer["name"] == "abc_chars"
     assert info.metrics["parity"]["onnx_vs_tf_max_abs_diff"] < 1e-4
-    assert [s["shape"] for s in info.states] == [[1, 32], [1, 32]]
+    assert [s.shape for s in info.states] == [(1, 32), (1, 32)]
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ def test_tiny_composer_trains_exports_generates_and_answers_live(made):
     runner = load_runner(made["onnx"])
     # A recurrent step graph: each LSTM layer's h and c (two layers in tiny) carried by the runner.
     assert runner.info.kind == "recurrent" and runner.info.context_length == 100
-    assert [s["shape"] for s in runner.info.states] == [[1, 16]] * 4
+    assert [s.shape for s in runner.info.states] == [(1, 16)] * 4
     metrics = runner.info.metrics
     assert metrics["parity"]["max_abs_diff"] < 1e-4 and metrics["valid_tokens_streaming"] > 100
     assert made["report"]["prompt_tokens"] == 5  # the spread chord is one token

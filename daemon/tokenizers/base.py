@@ -3,7 +3,7 @@ training (whole pieces) and the daemon (one event at a time) can never tokenize 
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import ClassVar, Iterable
 
 from ..events import Event
 
@@ -11,6 +11,10 @@ from ..events import Event
 class StreamingTokenizer:
     """Subclasses provide encoder() (push(event) -> ids, flush() -> ids) and
     decoder(start_time) (push(id) -> events, close_all() -> events)."""
+
+    # True: the model keeps its own clock with time-shift tokens. False: no time shifts, every
+    # token lasts one step of `step_s` seconds, so the daemon plays it on a step clock.
+    time_shifts: ClassVar[bool] = False
 
     def encode(self, events: Iterable[Event]) -> list[int]:
         enc = self.encoder()

@@ -1,0 +1,117 @@
+"""The one jackd launcher: a private JACK server with the dummy driver, for machines with no sound
+card (contrib/run_with_jack.py), the end-to-end tests and the benchmarks.
+
+    server = JackServer("improvd-jack")      # waits until the server answers, or raises JackError
+    subprocess.run(cmd, env=server.env)      # JACK clients in env reach it (JACK_DEFAULT_SERVER)
+    server.stop()                            # stops this server, the one it started, by PID
+
+Standard library only: it runs before anything else of the daemon is needed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+log = logging.getLogger(__name__)
+
+# 64-frame periods at 48 kHz are 1.3 ms, MIDI's timing grain.
+SAMPLE_RATE = 48000
+PERIOD_FRAMES = 64
+INSTALL_HINT = ("install JACK (Debian/Ubuntu: apt-get install jackd2) or load snd-seq for the "
+                "ALSA sequencer")
+
+_LIBC = ctypes.CDLL(None) if sys.platform.startswith("linux") else None  # not in a forked child
+
+
+class JackError(RuntimeError):
+    """jackd is missing, exited, or did not answer in time; the message has its log."""
+
+
+def die_with_parent() -> None:
+    """preexec_fn of a child (Linux): SIGTERM when the process that started it dies, even by
+    SIGKILL, so a killed run leaves no server behind (JACK allows only a few at once)."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def unique(prefix: str) -> str:
+    """A name no other run uses at the same time (servers, clients)."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def jack_answers(env: dict) -> bool:
+    """True when the JACK server named in env answers (jack_lsp fails fast when none runs)."""
+    if not shutil.which("jack_lsp"):
+        return False
+    return subprocess.run(["jack_lsp"], env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, timeout=10, check=False).returncode == 0
+
+
+class JackServer:
+    """`jackd -n <name> -d dummy -r 48000 -p 64`, started and waited for; `env` reaches it.
+
+    softmode (jackd -s): xruns are ignored and not logged one line each, for a server that lives
+    as long as a daemon. Tests leave it off, so that log() shows the xruns of a lossy run.
+    """
+
+    def __init__(self, name: str | None = None, *, softmode: bool = False,
+                 timeout_s: float = 15.0):
+        if not shutil.which("jackd"):
+            raise JackError(f"no jackd: {INSTALL_HINT}")
+        self.name = name or unique("improvd-jack")
+        self.env = {**os.environ, "JACK_DEFAULT_SERVER": self.name}
+        # jackd logs for as long as it runs: a file, not a pipe nobody drains.
+        self._log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - lives as long as the server
+        cmd = ["jackd", *(["-s"] if softmode else []), "-n", self.name, "-d", "dummy",
+               "-r", str(SAMPLE_RATE), "-p", str(PERIOD_FRAMES)]
+        # Realtime mode (jackd's default) keeps MIDI on time on a busy machine; without the
+        # privilege jackd says so and runs without it. Its own process group, so a terminal's
+        # Ctrl-C reaches the command using it and not the server under it.
+        self.process = subprocess.Popen(
+            cmd, stdout=self._log, stderr=subprocess.STDOUT, process_group=0,
+            preexec_fn=die_with_parent)  # noqa: PLW1509 - one prctl call, nothing to lock
+        deadline = time.monotonic() + timeout_s
+        while not self.answers():
+            if self.process.poll() is not None:
+                raise JackError(f"jackd exited with status {self.process.returncode}:\n"
+                                f"{self.log().strip()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise JackError(f"jackd -n {self.name} did not answer within {timeout_s:.0f} s:"
+                                f"\n{self.log().strip()}")
+            time.sleep(0.05)
+        log.info("started JACK server %r (dummy driver, pid %d)", self.name, self.process.pid)
+
+    def answers(self) -> bool:
+        return jack_answers(self.env)
+
+    def ports(self) -> list[str]:
+        out = subprocess.run(["jack_lsp"], env=self.env, capture_output=True, text=True,
+                             timeout=10, check=True).stdout
+        return out.split("\n")
+
+    def connections(self) -> str:
+        return subprocess.run(["jack_lsp", "-c"], env=self.env, capture_output=True, text=True,
+                              timeout=10, check=True).stdout
+
+    def log(self) -> str:
+        self._log.seek(0)
+        return self._log.read()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
