@@ -170,6 +170,7 @@ class CallAnalyzer:
         self._call: list[Note] = []
         self._earlier: deque[tuple[Note, float]] = deque(maxlen=history)
         self._cached: CallAnalysis | None = None
+        self._onsets: deque[float] = deque(maxlen=9)  # recent onsets (a chord counts once)
         self.last_onset: float | None = None
 
     @property
@@ -183,6 +184,8 @@ class CallAnalyzer:
             if key in self._open:  # a re-strike ends the sounding note
                 self._close(key, e.time)
             self._open[key] = (e.time, e.velocity)
+            if self.last_onset is None or e.time - self.last_onset > 0.035:
+                self._onsets.append(e.time)
             self.last_onset = e.time
             self._cached = None
         elif e.is_note_off and key in self._open:
@@ -205,6 +208,18 @@ class CallAnalyzer:
                                          [w for _, w in self._earlier])
         return self._cached
 
+    def call_end_due(self) -> float | None:
+        """When the call counts as over by its pulse: every key is up and no onset came where
+        one was due (a beat, or the longest recent gap if longer, plus a quarter beat's grace).
+        None when the call shows no pulse (silence alone decides)."""
+        if self._open or len(self._onsets) < 4:
+            return None
+        a = self.analysis()
+        if a is None or a.pulse is None:
+            return None
+        gap = max(a.pulse.beat_s, float(np.diff(self._onsets).max()))
+        return self._onsets[-1] + gap + 0.25 * a.pulse.beat_s
+
     def end_call(self) -> CallAnalysis | None:
         """The call is over: analyse it, and keep its notes (weighted down) as earlier context."""
         result = self.analysis()
@@ -212,5 +227,6 @@ class CallAnalyzer:
                               maxlen=self._earlier.maxlen)
         self._earlier.extend((n, 1.0) for n in self._call)
         self._call = []
+        self._onsets.clear()
         self._cached = None
         return result

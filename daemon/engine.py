@@ -29,13 +29,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .analysis import CallAnalyzer
 from .config import Config
 from .grid import make_context
 from .events import Event
+from .handover import plan_answer
 from .metrics import EngineMetrics
 from .policy import CallResponsePolicy, Respond, Stop
 from .sampling import Constraints, Sampler, legal_mask
 from .scheduler import ANSWER, THRU, Scheduler
+from .steering import Steering
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +95,9 @@ class Engine:
         self.runner = runner
         self.tok = runner.tokenizer
         self.context = make_context(runner)  # ContextWindow, or GridContextWindow (grid.py)
-        self.policy = CallResponsePolicy(config.policy)
+        self.analyzer = CallAnalyzer()
+        self.policy = CallResponsePolicy(config.policy, self.analyzer)
+        self.steering: Steering | None = None  # the current answer's (performance models)
         s = config.sampling
         self.sampler = Sampler(s.temperature, s.top_p, s.seed)
         self.constraints = Constraints(s.pitch_min, s.pitch_max, s.max_polyphony)
@@ -174,6 +179,7 @@ class Engine:
             return
         if self.config.midi.thru:
             self.scheduler.push(self.clock(), event, THRU)
+        self.analyzer.update(event)
         decision = self.policy.on_event(event)
         if isinstance(decision, Stop):
             released = self.scheduler.cancel_pending_and_release(ANSWER)
@@ -212,15 +218,21 @@ class Engine:
 
     # --- the answer --------------------------------------------------------------------------
     def _start_response(self, d: Respond, now: float) -> None:
-        log.info("call ended (%.1f s, %d notes) - responding", d.call_seconds, d.notes)
+        analysis = self.analyzer.end_call()
+        plan = plan_answer(analysis, self.config.policy, now, d.response_seconds)
+        log.info("call ended (%.1f s, %d notes; %s) - %s", d.call_seconds, d.notes,
+                 analysis.describe() if analysis else "no notes", plan.describe(now))
         self.metrics.call_over(now)
-        self.response = _Response(started=now, end=now + d.response_seconds,
+        self.response = _Response(started=plan.start, end=plan.end,
                                   call_ended=now if d.ended_at is None else d.ended_at)
+        if not getattr(self.context, "grid", False):
+            self.steering = Steering(self.config.steering, analysis, self.tok, plan.start,
+                                     plan.end, self.sampler.rng, on_pulse=plan.on != "now")
         log.debug("call detected %.1f ms after it ended; input reached the engine within "
                   "%.1f ms (worst since the last answer)", 1000 * (now - self.response.call_ended),
                   1000 * self.input_lag_s)
         self.input_lag_s = 0.0
-        self.context.start_response(now)
+        self.context.start_response(plan.start)
         self.scheduler.reset_stats()
 
     def _generate(self, now: float) -> None:
@@ -235,12 +247,19 @@ class Engine:
             # Later any shift may be drawn: masking long ones near the end would push the model's
             # "hold" probability onto notes, and the answer would end in a flurry.
             longest = None if r.first_note_due is not None else initial_steps - r.waited_steps
+            steer = self.steering
+            if steer is not None and steer.locked and r.first_note_due is None:
+                longest = 0  # the answer comes in on the beat it starts on
             if getattr(ctx, "grid", False):  # each token is one step: no waits to bound
                 mask = ctx.legal_mask(self.constraints)
             else:
                 mask = legal_mask(self.tok, ctx.response_sounding, self.constraints,
                                   max_shift_steps=longest, tokens_at_instant=r.tokens_at_instant)
-            token = self.sampler.sample(ctx.logits, mask)
+            logits = ctx.logits
+            if steer is not None:
+                logits = logits + steer.bias(ctx.response_time, ctx.response_sounding,
+                                             r.first_note_due is not None)
+            token = self.sampler.sample(logits, mask)
             kind, value = self.tok.describe(token)
             if kind == "time_shift":
                 if value > to_end:  # a hold past the end: cut it there, and tell the model so
@@ -261,6 +280,8 @@ class Engine:
         r = self.response
         scale = self.config.midi.velocity_scale
         for e in events:
+            if self.steering is not None:
+                e = self.steering.shape(e)
             if e.is_note_on:
                 e = dataclasses.replace(e, velocity=max(1, min(127, round(e.velocity * scale))))
                 r.notes += 1
@@ -283,6 +304,7 @@ class Engine:
             self.metrics.answer_done(sum(steps) / len(steps), max(steps),
                                      self.scheduler.max_late_s)
         self.response = None
+        self.steering = None
         self.policy.response_done()
 
     def _abort_response(self) -> None:

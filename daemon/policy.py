@@ -3,7 +3,8 @@
 A pure state machine over (events, times): no threads, no clock of its own, no MIDI. The engine
 hands it each input event and asks `poll(now)` when time has passed; it answers with a decision.
 
-  a call ends when every key is up and silence has lasted silence_ms,
+  a call ends when every key is up and silence has lasted silence_ms, or earlier when the
+              call's pulse made an onset due and none came (end_on_pulse, from the analyzer),
               or at once when the end_call_cc controller is pressed (value >= 64);
   calls shorter than min_call_ms are ignored (a stray touch is not a phrase);
   the answer lasts as long as the call (response="call") or a fixed number of seconds,
@@ -40,8 +41,10 @@ class Stop:
 
 
 class CallResponsePolicy:
-    def __init__(self, config: PolicyConfig):
+    def __init__(self, config: PolicyConfig, analyzer=None):
+        """analyzer: the engine's CallAnalyzer, asked when the call's pulse says it is over."""
         self.config = config
+        self.analyzer = analyzer if config.end_on_pulse else None
         self.state = LISTENING
         self.held: set[tuple[int, int]] = set()  # (channel, pitch) of the player's keys down
         self._reset_call()
@@ -75,7 +78,11 @@ class CallResponsePolicy:
     def next_deadline(self) -> float | None:
         """When poll() may next decide something (None: only a new event can change things)."""
         if self.state == LISTENING and self.call_start is not None and not self.held:
-            return self.last_activity + self.config.silence_ms / 1000
+            deadline = self.last_activity + self.config.silence_ms / 1000
+            due = self.analyzer.call_end_due() if self.analyzer is not None else None
+            if due is not None:  # silence_ms stays the upper bound
+                deadline = max(self.last_activity, min(deadline, due))
+            return deadline
         return None
 
     def poll(self, now: float) -> Respond | None:

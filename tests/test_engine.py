@@ -54,13 +54,18 @@ def sounding(events) -> set[tuple[int, int]]:
 
 
 class Rig:
-    """An engine on a fake clock: time moves only when the test says so."""
+    """An engine on a fake clock: time moves only when the test says so. By default the answer
+    comes at once after silence_ms and steering is off: these tests are about the machinery
+    (test_handover.py and test_steering.py test the musical side)."""
 
     def __init__(self, model_path, **overrides):
         self.now = 100.0
         self.out = FakeOutput(lambda: self.now)
         self.runner = load_runner(model_path)
-        config = Config().with_overrides(**{"sampling.seed": 1, **overrides})
+        off = {f"steering.{k}": 0.0 for k in ("scale", "pulse", "register", "texture",
+                                               "dynamics", "groove", "phrase_end")}
+        config = Config().with_overrides(**{"sampling.seed": 1, "answer_start": "now",
+                                            "end_on_pulse": False, **off, **overrides})
         self.engine = Engine(config, self.runner, self.out, clock=lambda: self.now)
 
     def advance(self, seconds, step=0.005):
