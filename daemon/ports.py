@@ -1,6 +1,7 @@
 """MIDI ports over python-rtmidi: backend choice, named virtual ports, connections, robust input.
 
-The only module that imports mido or rtmidi. The input side uses python-rtmidi directly and parses
+The only module that imports rtmidi (midi_events.py converts Events to and from mido's
+messages). The input side uses python-rtmidi directly and parses
 the raw bytes with `mido.Parser`, which drops stray data bytes, unfinished sysex and unknown status
 bytes instead of raising: whatever a keyboard or another program sends, the input thread survives.
 
@@ -30,6 +31,10 @@ import rtmidi
 
 from . import jack
 from .events import Event
+from .midi_events import to_event, to_message
+
+__all__ = ["MidiInput", "MidiOutput", "PortError", "choose_backend", "list_ports",
+           "panic_messages", "to_event", "to_message"]  # to_event: the engine's default converter
 
 log = logging.getLogger(__name__)
 
@@ -299,30 +304,6 @@ class MidiOutput(_Port):
             if self._rts:  # JACK sends what we wrote on its next cycle: give it two
                 time.sleep(2 * self.period_s + 0.005)
             super().close()
-
-
-def to_event(msg, t: float) -> Event | None:
-    """A mido message -> Event (channel kept, 0-based), or None for what the daemon ignores."""
-    if msg.type in ("note_on", "note_off"):
-        return Event(t, msg.type, msg.note, msg.velocity, msg.channel)
-    if msg.type == "control_change":
-        return Event(t, "control_change", msg.control, msg.value, msg.channel)
-    return None
-
-
-def _clamp(value: int) -> int:
-    return min(127, max(0, int(value)))
-
-
-def to_message(event: Event, channel: int):
-    """Event -> mido message on `channel` (0-based, 0..15); values clamped to 0..127."""
-    if event.kind == "control_change":
-        return mido.Message("control_change", channel=channel, control=_clamp(event.pitch),
-                            value=_clamp(event.velocity))
-    if event.kind in ("note_on", "note_off"):
-        return mido.Message(event.kind, channel=channel, note=_clamp(event.pitch),
-                            velocity=_clamp(event.velocity))
-    raise ValueError(f"cannot send an event of kind {event.kind!r}")
 
 
 def panic_messages(sounding: Iterable[tuple[int, int]], channels: Iterable[int] = ()) -> list:

@@ -8,6 +8,7 @@ import time
 import mido
 import pytest
 from e2e.jack_helpers import JackServer, MidiPeer, shared_server, unique
+
 from improvd.daemon import jack, ports
 from improvd.daemon.events import Event
 
@@ -201,21 +202,6 @@ def test_no_backend_says_what_to_start(server, monkeypatch):
             ports.choose_backend()
         with pytest.raises(ports.PortError, match="no MIDI backend is usable"):
             ports.list_ports()
-
-
-def test_message_conversions():
-    on = mido.Message("note_on", note=60, velocity=90, channel=5)
-    assert ports.to_event(on, 1.5) == Event(1.5, "note_on", 60, 90, 5)
-    cc = mido.Message("control_change", control=64, value=127, channel=1)
-    assert ports.to_event(cc, 2.0) == Event(2.0, "control_change", 64, 127, 1)
-    assert ports.to_event(mido.Message("pitchwheel", pitch=100), 0.0) is None
-    assert ports.to_event(mido.Message("sysex", data=[1, 2]), 0.0) is None
-    assert ports.to_message(Event(0, "note_off", 60, 0, channel=9), 2) == \
-        mido.Message("note_off", note=60, velocity=0, channel=2)
-    assert ports.to_message(Event(0, "note_on", 200, -3), 0) == \
-        mido.Message("note_on", note=127, velocity=0)
-    with pytest.raises(ValueError):
-        ports.to_message(Event(0, "pitchwheel"), 0)
 
 
 def test_panic_closes_every_sounding_note_and_sends_all_notes_off():

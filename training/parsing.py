@@ -1,4 +1,4 @@
-"""One input file -> timed events: music21 scores, MIDI files (mido) and JSB chorale CSV.
+"""One input file -> timed events: music21 scores, MIDI files and JSB chorale CSV.
 
 Every function here returns plain `Event` lists with times in seconds from the piece start,
 sorted, note-offs before note-ons at equal times. They run inside worker processes (see
@@ -12,9 +12,8 @@ import io
 import logging
 import tarfile
 
-import mido
-
 from improvd.daemon.events import SUSTAIN_CC, Event, Note, notes_to_events
+from improvd.daemon.midi_events import read_midi_file
 
 log = logging.getLogger(__name__)
 
@@ -144,21 +143,15 @@ def parse_score_file(path: str):
 
 # --- MIDI files ----------------------------------------------------------------------------------
 def parse_midi_file(path: str) -> list[Event]:
-    """A standard MIDI file -> events. mido merges the tracks and turns ticks into seconds with
-    every tempo change honoured; drums (channel 10) are dropped; sustain (CC64) is kept."""
-    midi = mido.MidiFile(path)
+    """A standard MIDI file -> events (read_midi_file: tracks merged, every tempo change
+    honoured); drums (channel 10) are dropped, of the controllers only sustain (CC64) is kept,
+    and note-offs carry no release velocity."""
     events: list[Event] = []
-    now = 0.0
-    for msg in midi:  # iterating a MidiFile yields messages with delta times in seconds
-        now += msg.time
-        if msg.is_meta or getattr(msg, "channel", None) == DRUM_CHANNEL:
+    for e in read_midi_file(path):
+        if e.channel == DRUM_CHANNEL or (e.kind == "control_change" and e.pitch != SUSTAIN_CC):
             continue
-        if msg.type == "note_on":
-            events.append(Event(now, "note_on", msg.note, msg.velocity, msg.channel))
-        elif msg.type == "note_off":
-            events.append(Event(now, "note_off", msg.note, 0, msg.channel))
-        elif msg.type == "control_change" and msg.control == SUSTAIN_CC:
-            events.append(Event(now, "control_change", SUSTAIN_CC, msg.value, msg.channel))
+        events.append(Event(e.time, "note_off", e.pitch, 0, e.channel) if e.kind == "note_off"
+                      else e)
     return events
 
 

@@ -1,0 +1,79 @@
+"""The one Event <-> mido conversion, for live messages (ports, engine) and MIDI files (training's
+sources, `improvd generate`). Event channels are 0-based, as mido's.
+
+    to_event(msg, t)         a mido message -> Event, or None for what improvd ignores
+    to_message(event, ch)    an Event -> a mido message on channel ch, values clamped to 0..127
+    read_midi_file(path)     a standard MIDI file -> Events in seconds, every tempo change honoured
+    write_midi_file(events, path)   Events -> a one-track MIDI file, written atomically
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+import mido
+
+from .atomic import atomic_path
+from .events import Event
+
+log = logging.getLogger(__name__)
+
+
+def to_event(msg: mido.Message, t: float) -> Event | None:
+    """A mido message -> Event (channel kept, 0-based), or None for what the daemon ignores."""
+    if msg.type in ("note_on", "note_off"):
+        return Event(t, msg.type, msg.note, msg.velocity, msg.channel)
+    if msg.type == "control_change":
+        return Event(t, "control_change", msg.control, msg.value, msg.channel)
+    return None
+
+
+def _clamp(value: int) -> int:
+    return min(127, max(0, int(value)))
+
+
+def to_message(event: Event, channel: int | None = None) -> mido.Message:
+    """Event -> mido message on `channel` (0-based, 0..15; default the event's own); values
+    clamped to 0..127."""
+    channel = event.channel if channel is None else channel
+    if event.kind == "control_change":
+        return mido.Message("control_change", channel=channel, control=_clamp(event.pitch),
+                            value=_clamp(event.velocity))
+    if event.kind in ("note_on", "note_off"):
+        return mido.Message(event.kind, channel=channel, note=_clamp(event.pitch),
+                            velocity=_clamp(event.velocity))
+    raise ValueError(f"cannot send an event of kind {event.kind!r}")
+
+
+def read_midi_file(path: str | Path) -> list[Event]:
+    """Every note and controller event of a standard MIDI file, in seconds from its start. mido
+    merges the tracks and turns ticks into seconds with every tempo change honoured."""
+    events: list[Event] = []
+    now = 0.0
+    for msg in mido.MidiFile(str(path)):  # delta times in seconds
+        now += msg.time
+        if not msg.is_meta and (event := to_event(msg, now)) is not None:
+            events.append(event)
+    return events
+
+
+def write_midi_file(events: Iterable[Event], path: str | Path, *, ticks_per_beat: int = 480,
+                    bpm: float = 120.0) -> Path:
+    """Events (times in seconds) -> a one-track MIDI file at `bpm`; offs before ons at a tie, so
+    a repeated pitch ends and restarts at the same instant."""
+    seconds_per_tick = 60.0 / bpm / ticks_per_beat
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0)])
+    now = 0
+    for e in sorted(events, key=lambda e: (e.time, e.is_note_on, e.pitch)):
+        tick = max(now, round(e.time / seconds_per_tick))
+        if e.is_note_off:  # a note-on of velocity 0 is written as the note-off it means
+            e = Event(e.time, "note_off", e.pitch, 0, e.channel)
+        track.append(to_message(e).copy(time=tick - now))
+        now = tick
+    midi = mido.MidiFile(ticks_per_beat=ticks_per_beat)
+    midi.tracks.append(track)
+    with atomic_path(path) as tmp:
+        midi.save(str(tmp))
+    return Path(path)
