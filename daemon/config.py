@@ -8,29 +8,17 @@ and what it accepts. Relative model paths in a file are relative to that file's 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import logging
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .typed_config import ConfigError, as_dict, build_section, read_toml, suggest
+from .typed_config import setting as _field
+
 log = logging.getLogger(__name__)
 
-
-class ConfigError(ValueError):
-    """A setting that cannot be used; the message names the file and the key."""
-
-
-def _rule(*, lo=None, hi=None, choices=None, kind=None):
-    """Field metadata: allowed range or choices; kind overrides the type taken from the default."""
-    return {"lo": lo, "hi": hi, "choices": choices, "kind": kind}
-
-
-def _field(default, **rule):
-    if isinstance(default, (list, tuple)):
-        return field(default_factory=lambda: tuple(default), metadata=_rule(**rule))
-    return field(default=default, metadata=_rule(**rule))
+__all__ = ["Config", "ConfigError", "load"]
 
 
 @dataclass(frozen=True)
@@ -119,15 +107,11 @@ class Config:
                 continue
             section, name = _locate(key)
             changes.setdefault(section, {})[name] = value
-        return _build({s: {**_as_dict(getattr(self, s)), **kv} for s, kv in changes.items()},
+        return _build({s: {**as_dict(getattr(self, s)), **kv} for s, kv in changes.items()},
                       base=self, source="command line")
 
 
 _SECTIONS = {f.name: f.default_factory for f in dataclasses.fields(Config)}
-
-
-def _as_dict(section_obj) -> dict[str, Any]:
-    return {f.name: getattr(section_obj, f.name) for f in dataclasses.fields(section_obj)}
 
 
 def _keys(section: str) -> list[str]:
@@ -146,49 +130,31 @@ def _locate(key: str) -> tuple[str, str]:
     raise ConfigError(f"unknown setting {key!r}")
 
 
-def _suggest(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def _response(where: str, value: Any) -> str | float:
+    if value == "call":
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0.5 <= value <= 600:
+        return float(value)
+    raise ConfigError(f"{where} must be \"call\" or a number of seconds in 0.5..600, "
+                      f"not {value!r}")
 
 
-def _check(where: str, f: dataclasses.Field, value: Any) -> Any:
-    """Check one value against its field; returns it normalised (lists -> tuples, int -> float)."""
-    rule, kind = f.metadata, f.metadata["kind"]
-    if kind == "response":
-        if value == "call":
-            return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0.5 <= value <= 600:
-            return float(value)
-        raise ConfigError(f"{where} must be \"call\" or a number of seconds in 0.5..600, "
-                          f"not {value!r}")
-    if kind in ("str_list", "channel_list"):
-        item_type, label = (str, "names") if kind == "str_list" else (int, "channels 1..16")
+def _list_of(item_type: type, label: str, channels: bool = False):
+    def check(where: str, value: Any) -> tuple:
         if isinstance(value, (str, int)) and not isinstance(value, bool):
             value = [value]  # one name where a list is expected is what the user meant
         if not isinstance(value, (list, tuple)) or not all(
                 isinstance(v, item_type) and not isinstance(v, bool) for v in value):
             raise ConfigError(f"{where} must be a list of {label}, not {value!r}")
-        if kind == "channel_list" and not all(1 <= v <= 16 for v in value):
+        if channels and not all(1 <= v <= 16 for v in value):
             raise ConfigError(f"{where} must list MIDI channels in 1..16, not {list(value)}")
         return tuple(value)
-    default = f.default
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, str)
-    if not ok:
-        raise ConfigError(f"{where} must be a {type(default).__name__}, not {value!r}")
-    if rule["choices"] and value not in rule["choices"]:
-        raise ConfigError(f"{where} must be one of {', '.join(rule['choices'])}, not {value!r}"
-                          f"{_suggest(str(value), list(rule['choices']))}")
-    if rule["lo"] is not None and not rule["lo"] <= value <= rule["hi"]:
-        raise ConfigError(f"{where} must be in {rule['lo']}..{rule['hi']}, not {value!r}")
-    return value
+    return check
+
+
+# The field kinds of this file that a type and a range cannot say.
+_KINDS = {"response": _response, "str_list": _list_of(str, "names"),
+          "channel_list": _list_of(int, "channels 1..16", channels=True)}
 
 
 def _build(data: dict[str, Any], base: Config, source: str) -> Config:
@@ -196,17 +162,12 @@ def _build(data: dict[str, Any], base: Config, source: str) -> Config:
     for section, values in data.items():
         if section not in _SECTIONS:
             raise ConfigError(f"{source}: unknown section [{section}]"
-                              f"{_suggest(section, list(_SECTIONS))}")
+                              f"{suggest(section, list(_SECTIONS))}")
         if not isinstance(values, dict):
             raise ConfigError(f"{source}: {section} must be a [{section}] table")
-        fields = {f.name: f for f in dataclasses.fields(_SECTIONS[section])}
-        checked = {}
-        for key, value in values.items():
-            if key not in fields:
-                raise ConfigError(f"{source}: unknown setting {section}.{key}"
-                                  f"{_suggest(key, list(fields))}")
-            checked[key] = _check(f"{source}: {section}.{key}", fields[key], value)
-        sections[section] = dataclasses.replace(getattr(base, section), **checked)
+        sections[section] = build_section(_SECTIONS[section], values, source,
+                                          base=getattr(base, section), kinds=_KINDS,
+                                          key_prefix=f"{section}.")
     config = dataclasses.replace(base, **sections)
     s = config.sampling
     if s.pitch_min > s.pitch_max:
@@ -220,15 +181,7 @@ def load(path: str | Path | None = None) -> Config:
     if path is None:
         return Config()
     path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+    data = read_toml(path)
     config = _build(data, Config(), str(path))
     model_path = Path(config.model.path).expanduser()
     if "path" in data.get("model", {}) and not model_path.is_absolute():
