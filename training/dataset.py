@@ -15,9 +15,10 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from improvd.daemon.atomic import atomic_open, write_text_atomic
 from improvd.daemon.events import Event
 
-from .sources import Piece, load_source, write_atomic
+from .sources import Piece, load_source
 
 log = logging.getLogger(__name__)
 
@@ -197,9 +198,9 @@ def prepare(source: str, out_dir: Path, tokenizer, *, valid_fraction: float = 0.
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for split, arr in arrays.items():
-        write_atomic(out_dir / f"{split}.npz", lambda f, a=arr: np.savez_compressed(f, **a))
-    write_atomic(out_dir / "summary.json",
-                  lambda f: f.write(json.dumps(summary, indent=2).encode()))
+        with atomic_open(out_dir / f"{split}.npz", "wb") as f:
+            np.savez_compressed(f, **arr)
+    write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=2))
     log.info("prepared %s in %s: %s", source, out_dir,
              ", ".join(f"{s} {v['pieces']} pieces / {v['tokens']} tokens"
                        for s, v in summary["splits"].items()))

@@ -9,16 +9,15 @@ Files are written beside the target and renamed into place, so a failure leaves 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import subprocess
-import tempfile
 import wave
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
+from improvd.daemon.atomic import atomic_path
 from improvd.daemon.events import Event, events_to_notes
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,7 @@ def render_midi(midi_path: Path, wav_path: Path, *, soundfont: Path = SOUNDFONT,
     """-> "fluidsynth" or "numpy", whichever rendered it."""
     midi_path, wav_path = Path(midi_path), Path(wav_path)
     if shutil.which("fluidsynth") and Path(soundfont).is_file():
-        with _atomic(wav_path) as tmp:
+        with atomic_path(wav_path) as tmp:
             cmd = ["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", str(sample_rate), "-F", str(tmp),
                    str(soundfont), str(midi_path)]
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -68,7 +67,7 @@ def synth_wav(events: Iterable[Event], wav_path: Path, *, sample_rate: int = SAM
         envelope[-int(0.1 * sample_rate):] *= np.linspace(1, 0, min(length, int(0.1 * sample_rate)))
         out[start:start + length] += (n.velocity / 127) * tone * envelope
     out *= 0.8 / max(1e-9, np.abs(out).max())
-    with _atomic(Path(wav_path)) as tmp:
+    with atomic_path(wav_path) as tmp:
         with wave.open(str(tmp), "wb") as w:
             w.setnchannels(1)
             w.setsampwidth(2)
@@ -76,25 +75,4 @@ def synth_wav(events: Iterable[Event], wav_path: Path, *, sample_rate: int = SAM
             w.writeframes((out * 32767).astype("<i2").tobytes())
 
 
-class _atomic:
-    """with _atomic(path) as tmp: write tmp; it replaces path only if the block succeeds."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
-                                   suffix=self.path.suffix)
-        os.close(fd)
-        self.tmp = Path(tmp)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual mode
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
+_atomic = atomic_path  # the name training/generate.py imports it by

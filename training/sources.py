@@ -35,7 +35,6 @@ import multiprocessing
 import os
 import pickle
 import tarfile
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from improvd.daemon.atomic import atomic_open
 from improvd.daemon.events import Event
 
 from . import parsing
@@ -284,23 +284,9 @@ def _from_array(arr: np.ndarray) -> tuple[Event, ...]:
 def _write_cache(path: Path, result: LoadResult) -> None:
     payload = {"format": FORMAT_VERSION, "skipped": result.skipped,
                "pieces": [(p.name, _to_array(p.events)) for p in result.pieces]}
-    write_atomic(path, lambda f: pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL))
+    with atomic_open(path, "wb") as f:
+        pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
     log.info("cached %d pieces in %s", len(result.pieces), path)
-
-
-def write_atomic(path: Path, write) -> None:
-    """write(binary file) into a temporary file beside `path`, then rename it into place: a
-    crash or an error leaves the old file (or none), never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; the result is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _read_cache(path: Path) -> LoadResult:
