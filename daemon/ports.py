@@ -222,6 +222,7 @@ class MidiInput(_Port):
         self._callback = callback
         self._errors = 0
         self._closing = threading.Event()
+        self._thread: threading.Thread | None = None  # none yet if opening the port fails
         super().__init__(backend, client_name, port_name, virtual=virtual, connect=connect)
         self._thread = threading.Thread(target=self._read_loop, name="improvd-midi-in",
                                         daemon=True)
@@ -268,9 +269,8 @@ class MidiInput(_Port):
 
     def close(self) -> None:
         self._closing.set()
-        thread = getattr(self, "_thread", None)
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
         super().close()
 
 
