@@ -56,23 +56,37 @@ def open_session(path: str | Path, provider: str = "cpu", threads: int = 1):
     return session, info
 
 
-class OnnxRecurrentRunner:
-    """One token plus each layer's state in, logits plus new state out."""
+class OnnxRunner:
+    """What every runner offers: info, tokenizer, vocab_size, advance(token) -> logits (also kept
+    in .logits), steps, reset(). Subclasses keep their context and run their graph."""
 
     def __init__(self, session, info: ModelInfo):
         self.session = session
         self.info = info
         self.tokenizer = tokenizers.from_spec(info.tokenizer)
         self.vocab_size = self.tokenizer.vocab_size
-        self._token_name, *self._state_names = info.input_names
-        self._out_names = info.output_names
-        self._token = np.zeros((1, 1), dtype=np.int32)
         self.reset()
 
     def reset(self) -> None:
-        self.state = [np.zeros(s.shape, dtype=np.float32) for s in self.info.states]
         self.logits = np.zeros(self.vocab_size, dtype=np.float32)
         self.steps = 0
+
+    def advance(self, token: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+class OnnxRecurrentRunner(OnnxRunner):
+    """One token plus each layer's state in, logits plus new state out."""
+
+    def __init__(self, session, info: ModelInfo):
+        self._token_name, *self._state_names = info.input_names
+        self._out_names = info.output_names
+        self._token = np.zeros((1, 1), dtype=np.int32)
+        super().__init__(session, info)
+
+    def reset(self) -> None:
+        super().reset()
+        self.state = [np.zeros(s.shape, dtype=np.float32) for s in self.info.states]
 
     def advance(self, token: int) -> np.ndarray:
         """Feed one token; returns (and keeps) the logits for the next one."""
@@ -84,21 +98,17 @@ class OnnxRecurrentRunner:
         return self.logits
 
 
-class OnnxWindowRunner:
-    """Runs on the last `context_length` tokens; each call re-reads the window (cost grows with N)."""
+class OnnxWindowRunner(OnnxRunner):
+    """Runs on the last `context_length` tokens; each call re-reads the window (cost grows
+    with N)."""
 
     def __init__(self, session, info: ModelInfo):
-        self.session = session
-        self.info = info
-        self.tokenizer = tokenizers.from_spec(info.tokenizer)
-        self.vocab_size = self.tokenizer.vocab_size
         (self._in_name,), (self._out_name,) = info.input_names, info.output_names
-        self.reset()
+        super().__init__(session, info)
 
     def reset(self) -> None:
+        super().reset()
         self.window: deque[int] = deque(maxlen=self.info.context_length)
-        self.logits = np.zeros(self.vocab_size, dtype=np.float32)
-        self.steps = 0
 
     def advance(self, token: int) -> np.ndarray:
         self.window.append(token)
@@ -109,10 +119,11 @@ class OnnxWindowRunner:
         return self.logits
 
 
-RUNNERS = {RECURRENT: OnnxRecurrentRunner, WINDOW: OnnxWindowRunner}
+RUNNERS: dict[str, type[OnnxRunner]] = {
+    RECURRENT: OnnxRecurrentRunner, WINDOW: OnnxWindowRunner}
 
 
-def load_runner(path: str | Path, provider: str = "cpu", threads: int = 1):
+def load_runner(path: str | Path, provider: str = "cpu", threads: int = 1) -> OnnxRunner:
     """-> the runner for the model's kind; ModelFileError if this build cannot play it."""
     session, info = open_session(path, provider, threads)
     info.check_playable(str(path))
