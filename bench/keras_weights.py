@@ -5,7 +5,7 @@ the .onnx file's initializers, in one of the two layouts this project writes:
   - a tf2onnx export of the recipe's step graph: initializers keep the TensorFlow op names,
     e.g. ".../lstm_0_1/lstm_cell_1/Cast/ReadVariableOp:0" (kernel), "Cast_1" (recurrent kernel),
     "BiasAdd" (bias); Keras gate order already;
-  - the random-weights test fixture (tests/model_fixtures.py): ONNX LSTM ops with W, R, B in ONNX
+  - the random-weights fixture (testsupport/random_model.py): ONNX LSTM ops with W, R, B in ONNX
     gate order (i, o, f, c) and separate input/recurrent biases.
 A parity check against onnxruntime (see check_parity) proves the mapping before anything is timed.
 """
