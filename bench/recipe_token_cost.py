@@ -61,7 +61,7 @@ def chorale_wavenet(model: Path, tokens: int, threads: int) -> dict:
     from improvd.training.recipes.chorale_wavenet import Config, load_chorales, to_ids
 
     runner = load_runner(model, threads=threads)
-    prompt = to_ids(load_chorales(Config.data)["test"][2][:16]).tolist()  # the seed's prompt
+    prompt = to_ids(load_chorales(Config.source)["test"][2][:16]).tolist()  # the seed's prompt
     return token_cost(runner, prompt, tokens)
 
 

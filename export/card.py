@@ -1,19 +1,37 @@
 """The model card: a Markdown page written from the figures stored in the model's own metadata,
-so the card can never disagree with the file it describes."""
+so the card can never disagree with the file it describes. Every recipe's card has the same
+sections; what differs (architecture, data, the recipe's own figures) is read from the file."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
-from improvd.daemon.artifact import ModelInfo
+from improvd.daemon.artifact import RECURRENT, ModelInfo
 from improvd.daemon.atomic import write_text_atomic
 
 log = logging.getLogger(__name__)
 
+# Metrics with a section of their own; every other entry is listed as the recipe's figures.
+_SHARED_METRICS = ("model", "baselines", "float_model", "parity", "quantized")
+
 
 def _figure(value, fmt: str = ".4f") -> str:
     return format(value, fmt) if isinstance(value, (int, float)) else "n/a"
+
+
+def _interface(model_path: Path, info: ModelInfo) -> str:
+    if info.kind == RECURRENT:
+        graph = (f"one {info.tokenizer.get('name')} token plus the recurrent state in, "
+                 f"next-token logits plus the new state out ({len(info.states)} state tensors "
+                 f"of shape {list(info.states[0].shape)})")
+    else:
+        graph = (f"the last {info.context_length} {info.tokenizer.get('name')} tokens in, "
+                 "next-token logits out")
+    weights = "int8 dynamic-quantized" if info.metrics.get("quantized") else "float32"
+    return (f"A `{info.kind}` model: {graph}. File size "
+            f"{model_path.stat().st_size / 1e6:.2f} MB, {weights} weights.")
 
 
 def _dynamics(config: dict) -> str:
@@ -21,60 +39,48 @@ def _dynamics(config: dict) -> str:
     if not config.get("velocity_levels"):
         return ""
     low, high = config["velocity_levels"]
-    return (f", each variant at its own loudness level in {low}..{high} with a crescendo or "
+    return (f"; each variant at its own loudness level in {low}..{high} with a crescendo or "
             f"diminuendo of up to {config.get('velocity_swell', 0)} and a per-note jitter of "
             f"+-{config.get('velocity_jitter', 0)}")
 
 
-def render_card(model_path: Path, info: ModelInfo) -> str:
-    t, m = info.training, info.metrics
-    data, config = t.get("data", {}), t.get("config", {})
-    pieces, tokens = data.get("pieces", {}), data.get("tokens", {})
+def _training(model_path: Path, t: dict, config: dict) -> list[str]:
+    steps = (f"{t.get('steps')} steps of batch {config.get('batch_size')}" if t.get("steps")
+             else f"batch {config.get('batch_size')}")
+    best = (f"best validation loss {_figure(t['best_val_loss'])} nats/token"
+            if "best_val_loss" in t else f"best training loss {_figure(t.get('best_loss'))}")
+    wall_s = t.get("wall_s")
+    return [
+        (f"- Command: `{t.get('command') or 'n/a'}`, then `improvd export --run <run dir> "
+         f"--out {model_path.name} --card <card>`."),
+        f"- Machine: {t.get('machine', 'n/a')}.",
+        (f"- Wall time of training: {_figure(wall_s, '.0f')} s "
+         f"({_figure((wall_s or 0) / 60, '.1f')} min); {t.get('epochs', 'n/a')} epochs, {steps}."),
+        f"- Model ({_figure(t.get('parameters'), ',d')} parameters): {t.get('architecture')}.",
+        f"- `{config.get('monitor', 'val_loss')}` picked the exported checkpoint; {best}.",
+    ]
+
+
+def _data(data: dict, config: dict) -> list[str]:
+    lines = [f"- Source: `{data.get('source', config.get('source', 'n/a'))}`."]
+    for key in ("pieces", "tunes", "chorales", "tokens", "characters", "windows"):
+        if isinstance(data.get(key), dict):
+            counts = ", ".join(f"{split} {n}" for split, n in data[key].items())
+            lines.append(f"- {key.capitalize()} per split: {counts}.")
+    if data.get("train_tokens_augmented"):
+        lines.append(f"- Train tokens augmented to {data['train_tokens_augmented']} by "
+                     f"transposing +-{config.get('transpose')} semitones and time-stretching by "
+                     f"{config.get('stretches')}{_dynamics(config)} (train split only).")
+    return lines
+
+
+def _results(m: dict) -> list[str]:
     model = m.get("model", {})
     lines = [
-        f"# {model_path.name}: {info.recipe}",
-        "",
-        f"A `{info.kind}` model: one {info.tokenizer.get('name')} token plus the recurrent state "
-        f"in, next-token logits plus the new state out ({len(info.states)} state tensors of "
-        f"shape {list(info.states[0].shape) if info.states else 'n/a'}). "
-        f"File size {model_path.stat().st_size / 1e6:.2f} MB"
-        + (", int8 dynamic-quantized weights." if m.get("quantized") else ", float32 weights."),
-        "",
-        "## How it was trained",
-        "",
-        f"- Command: `{t.get('command') or 'n/a'}`, then `improvd export --run <run dir> --out "
-        f"{model_path.name} --card <card>`; `make train-default` runs both for the shipped model.",
-        f"- Machine: {t.get('machine', 'n/a')}.",
-        f"- Wall time of training: {_figure(t.get('wall_s'), '.0f')} s "
-        f"({_figure((t.get('wall_s') or 0) / 60, '.1f')} min); "
-        f"{t.get('epochs', 'n/a')} epochs of {config.get('steps_per_epoch', 'n/a')} steps "
-        f"= {t.get('steps', 'n/a')} steps of batch {config.get('batch_size', 'n/a')} x "
-        f"{config.get('window', 'n/a')} tokens.",
-        f"- Model: {config.get('layers')} x LSTM({config.get('units')}) over an "
-        f"Embedding({config.get('embed_dim')}), dropout {config.get('dropout')}, Adam "
-        f"{config.get('learning_rate')} (clipnorm {config.get('clipnorm')}).",
-        f"- Best validation loss {_figure(t.get('best_val_loss'))} nats/token (windows of "
-        f"{config.get('window')} tokens); the checkpoint with the best validation loss is the "
-        "one exported.",
-        "",
-        "## Data",
-        "",
-        f"- Source: `{data.get('source', 'n/a')}` (real scores from music21's corpus, rendered to "
-        "timed note events, then performance tokens: note-on/off, 10 ms time shifts, 32 "
-        "velocity bins).",
-        f"- Pieces per split (split by a hash of each piece's name): train "
-        f"{pieces.get('train')}, valid {pieces.get('valid')}, test {pieces.get('test')}.",
-        f"- Tokens: train {tokens.get('train')} (augmented to "
-        f"{data.get('train_tokens_augmented')} by transposing +-{config.get('transpose')} "
-        f"semitones and time-stretching by {config.get('stretches')}{_dynamics(config)}; train "
-        "split only), "
-        f"valid {tokens.get('valid')}, test {tokens.get('test')}.",
-        "",
-        "## Held-out results (test split, whole pieces, full context, token by token)",
-        "",
-        f"Scored with onnxruntime through the daemon's runner on {model.get('tokens')} tokens "
-        f"of {model.get('pieces')} test pieces (each piece's tokens 2..n). Baselines are fitted "
-        "on the (unaugmented) train split and scored on the same tokens.",
+        (f"Scored with onnxruntime through the daemon's runner on {model.get('tokens')} tokens "
+         f"of {model.get('pieces')} held-out pieces (each piece's tokens 2..n, full context as "
+         "the runner keeps it). Baselines are fitted on the (unaugmented) train split and "
+         "scored on the same tokens."),
         "",
         "| model | NLL (nats/token) | accuracy |",
         "|---|---|---|",
@@ -87,18 +93,28 @@ def render_card(model_path: Path, info: ModelInfo) -> str:
     for name, b in m.get("baselines", {}).items():
         if isinstance(b, dict) and "nll" in b:
             lines.append(f"| {name} | {_figure(b['nll'])} | {_figure(b.get('accuracy'))} |")
+    own = {k: v for k, v in m.items() if k not in _SHARED_METRICS}
+    if own:
+        lines += ["", "The recipe's own figures (measured at the end of training):", ""]
+        lines += [f"- {k}: `{json.dumps(v, sort_keys=True, default=str)}`" for k, v in own.items()]
+    return lines
+
+
+def render_card(model_path: Path, info: ModelInfo) -> str:
+    t, m = info.training, info.metrics
+    config = t.get("config", {})
     parity = m.get("parity", {})
-    lines += [
-        "",
-        "## Export checks",
-        "",
-        f"- ONNX (onnxruntime, step by step) vs TensorFlow (whole sequence): max |logit diff| "
-        f"{_figure(parity.get('onnx_vs_tf_max_abs_diff'), '.2e')}; TensorFlow step graph vs "
-        f"whole-sequence graph: {_figure(parity.get('tf_step_vs_sequence_max_abs_diff'), '.2e')} "
-        f"(tolerance {parity.get('tol')}, on {parity.get('tokens_checked')} held-out tokens).",
-        "- All figures above are also in the file's `improvd` metadata (`metrics`, `training`).",
-        "",
-    ]
+    lines = [f"# {model_path.name}: {info.recipe}", "", _interface(model_path, info), "",
+             "## How it was trained", "", *_training(model_path, t, config), "",
+             "## Data", "", *_data(t.get("data", {}), config), "",
+             "## Held-out results", "", *_results(m), "",
+             "## Export checks", "",
+             (f"- ONNX (onnxruntime, token by token through the daemon's runner) vs the trained "
+              f"TensorFlow model: max |logit diff| "
+              f"{_figure(parity.get('onnx_vs_tf_max_abs_diff'), '.2e')} (tolerance "
+              f"{parity.get('tol')}, on {parity.get('tokens_checked')} held-out positions)."),
+             ("- All figures above are also in the file's `improvd` metadata (`metrics`, "
+              "`training`)."), ""]
     return "\n".join(lines)
 
 

@@ -1,6 +1,7 @@
 """Export subcommands: `improvd export | verify | quantize`.
 
-Only argparse at import time; TensorFlow, tf2onnx and onnx load inside the handlers.
+Light at import time (argparse, the error types): TensorFlow, tf2onnx and onnxruntime load inside
+the handlers, so the daemon's own commands stay fast.
 """
 
 from __future__ import annotations
@@ -9,18 +10,20 @@ import contextlib
 import logging
 from pathlib import Path
 
+from improvd.daemon.artifact import ModelFileError
+from improvd.daemon.errors import CommandError
+from improvd.training.recipes import UnknownRecipeError
+from improvd.training.run_dir import RunDirError, load_splits
+
+from .card import write_card
+
 log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
 def user_errors():
     """The export stack's "your input is wrong" exceptions -> one-line CommandErrors."""
-    from improvd.daemon.errors import CommandError
-    from improvd.daemon.artifact import ModelFileError
-    from improvd.training.recipes import UnknownRecipeError
-    from improvd.training.train import RunDirError
-
-    from .verify import ParityError
+    from .verify import ParityError  # loads onnxruntime: only once a handler runs
 
     try:
         yield
@@ -30,15 +33,11 @@ def user_errors():
 
 def _export(args) -> int:
     with user_errors():
-        from improvd.training.recipes import get_recipe
-        from improvd.training.train import read_run_info
+        from .driver import export_run
 
-        run_dir, out = Path(args.run), Path(args.out)
-        recipe = get_recipe(read_run_info(run_dir)["recipe"])
-        info = recipe.export(run_dir, out, quantize=args.quantize)
+        out = Path(args.out)
+        info = export_run(Path(args.run), out, quantize=args.quantize)
         if args.card:
-            from .card import write_card
-
             write_card(Path(args.card), out, info)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)" +
           (f" and {args.card}" if args.card else ""))
@@ -47,9 +46,14 @@ def _export(args) -> int:
 
 def _verify(args) -> int:
     with user_errors():
-        from .verify import verify_file
+        if args.run:
+            from .driver import verify_run
 
-        verify_file(Path(args.model), Path(args.run) if args.run else None)
+            verify_run(Path(args.model), Path(args.run))
+        else:
+            from .verify import check_file
+
+            check_file(Path(args.model))
     print("verify: OK")
     return 0
 
@@ -63,8 +67,6 @@ def _quantize(args) -> int:
         open_session(args.model)  # refuse a file that is not an improvd model before writing
         out = quantize_model(Path(args.model), Path(args.out))
         if args.run:
-            from improvd.training.train import load_splits
-
             compare(Path(args.model), out, load_splits(Path(args.run))["test"])
     return 0
 
@@ -83,8 +85,8 @@ def register(sub) -> None:
 
     p = sub.add_parser("verify", help="check a model file (and its parity with a run)",
                        description="Load a model through the daemon's runner; with --run, check "
-                       "ONNX vs TensorFlow logits (max |diff| <= 1e-4) on the run's test split "
-                       "and the step-by-step graph against the whole-sequence one.")
+                       "its logits, token by token, against the run's trained TensorFlow model "
+                       "(max |diff| <= 1e-4) on the run's test split, as export did.")
     p.add_argument("model", help="the .onnx file")
     p.add_argument("--run", default=None, help="the training run it was exported from")
     p.set_defaults(handler=_verify)

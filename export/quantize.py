@@ -12,18 +12,17 @@ import tempfile
 from pathlib import Path
 
 import onnx
+from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from improvd.daemon.artifact import METADATA_KEY
+from improvd.daemon.atomic import atomic_path
+from improvd.training.evaluate import evaluate_onnx
 
 log = logging.getLogger(__name__)
 
 
 def quantize_model(src: Path, out_path: Path) -> Path:
     """int8 weights; the improvd metadata is carried over. Writes atomically."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    from .to_onnx import write_model_atomic
-
     src, out_path = Path(src), Path(out_path)
     with tempfile.TemporaryDirectory(prefix="improvd-quantize-") as tmp:
         raw = Path(tmp) / "int8.onnx"
@@ -36,7 +35,8 @@ def quantize_model(src: Path, out_path: Path) -> Path:
             entry.key, entry.value = key, value
         if METADATA_KEY not in original:
             log.warning("%s has no %s metadata; the daemon will refuse it", src, METADATA_KEY)
-        write_model_atomic(quantized, out_path)
+        with atomic_path(out_path) as tmp_out:
+            onnx.save_model(quantized, str(tmp_out))
     log.info("quantized %s (%.0f kB) -> %s (%.0f kB)", src, src.stat().st_size / 1e3, out_path,
              out_path.stat().st_size / 1e3)
     return out_path
@@ -44,8 +44,6 @@ def quantize_model(src: Path, out_path: Path) -> Path:
 
 def compare(float_path: Path, int8_path: Path, seqs) -> dict:
     """Held-out NLL and accuracy of both models on the same sequences, and the change."""
-    from improvd.training.evaluate import evaluate_onnx
-
     before, after = evaluate_onnx(float_path, seqs), evaluate_onnx(int8_path, seqs)
     report = {
         "float": before, "int8": after,

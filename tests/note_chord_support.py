@@ -1,5 +1,6 @@
 """What the three Note/Chord recipe tests share: a played phrase, and the whole real pipeline
-(`improvd train` tiny -> export with parity -> `improvd generate` -> the daemon's runner)."""
+(`improvd train` tiny -> export with parity and card -> verify -> `improvd generate` -> the
+daemon's runner)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 
 import mido
 import numpy as np
-from improvd.daemon.__main__ import main
+from driver_support import train_export_verify
+
 from improvd.daemon.events import Event
 from improvd.daemon.runner import load_runner
 from improvd.training.recipes import get_recipe
@@ -31,12 +33,8 @@ def midi_notes(path: Path) -> list[int]:
 
 def train_export_generate(recipe_name: str, tmp_path: Path, midi_writer) -> dict:
     """Runs the real pipeline on the recipe's tiny config; returns paths and what it produced."""
-    run, onnx = tmp_path / "run", tmp_path / f"{recipe_name}.onnx"
-    assert main(["train", "--recipe", recipe_name, "--size", "tiny", "--out", str(run)]) == 0
-    assert (run / "best.weights.h5").is_file() and (run / "run.json").is_file()
-    # Export checks ONNX (through the daemon's runner) against TensorFlow before writing.
-    assert main(["export", "--run", str(run), "--out", str(onnx)]) == 0
-    assert load_runner(onnx).info.metrics["parity"]["max_abs_diff"] < 1e-4
+    made = train_export_verify(recipe_name, tmp_path)
+    onnx = made["onnx"]
     phrase = midi_writer(tmp_path / "phrase.mid", PHRASE)
     out = tmp_path / "answer.mid"
     # `improvd generate` resolves the model's recipe and calls its generate().
@@ -44,7 +42,7 @@ def train_export_generate(recipe_name: str, tmp_path: Path, midi_writer) -> dict
     # Every token sounds at least one note: the file holds the prompt's and the answer's notes.
     assert report["generated_tokens"] == 12 and report["answer_notes"] >= 12
     assert len(midi_notes(out)) >= report["prompt_tokens"] + 12
-    return {"run": run, "onnx": onnx, "phrase": phrase, "out": out, "report": report}
+    return {**made, "phrase": phrase, "out": out, "report": report}
 
 
 def answer_live(onnx: Path, n: int = 8):

@@ -92,25 +92,24 @@ def test_export_of_a_run_without_checkpoint(tmp_path, capsys):
 
 def test_convert_refuses_a_graph_lacking_the_named_outputs(tmp_path):
     """The generic converter checks the metadata's names against the graph before writing."""
-    import keras
-    import tensorflow as tf
+    import dataclasses
 
-    from improvd.daemon.artifact import ModelInfo
+    import keras
+
+    from improvd.daemon.artifact import ModelInfo, build_info
     from improvd.export.to_onnx import ExportError, convert
 
-    tokens = keras.Input(shape=(4,), dtype="int32", name="tokens")
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
     logits = keras.layers.Dense(3)(keras.layers.Embedding(10, 2)(tokens))
     model = keras.Model(tokens, logits)
-    info = ModelInfo(recipe="x", kind="window", tokenizer={"name": "performance"},
-                     context_length=4, inputs={"tokens": "tokens"}, outputs={"logits": "probs"})
+    info = build_info("x", "window", {"name": "performance"}, 4)
+    misnamed = ModelInfo(**{**info.__dict__, "outputs": {"logits": "probs"}})
     out = tmp_path / "w.onnx"
     with pytest.raises(ExportError, match="probs"):
-        convert(model, [tf.TensorSpec([None, 4], tf.int32, name="tokens")], out, info,
-                output_names=["logits"])
+        convert(model, out, misnamed, output_names=["logits"])
     assert not out.exists()
-    # Named right, the same model converts and carries the metadata.
-    info = ModelInfo(**{**info.__dict__, "outputs": {"logits": "logits"}})
-    convert(model, [tf.TensorSpec([None, 4], tf.int32, name="tokens")], out, info,
-            output_names=["logits"])
+    # Named as the contract says, the same model converts and carries the metadata.
+    convert(model, out, dataclasses.replace(info, metrics={"checked": True}))
     meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert json.loads(meta["improvd"])["outputs"] == {"logits": "logits"}
+    assert json.loads(meta["improvd"])["metrics"] == {"checked": True}

@@ -12,10 +12,13 @@ import sys
 
 import numpy as np
 import pytest
+from driver_support import train_export_verify
 
 from improvd.daemon.__main__ import main
 from improvd.daemon.events import Event
 from improvd.daemon.runner import OnnxRecurrentRunner, load_runner
+from improvd.training.run_dir import epochs_done
+from improvd.training.train import read_history
 
 pytestmark = pytest.mark.slow
 
@@ -25,29 +28,26 @@ def improvd(*argv: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    run = tmp_path_factory.mktemp("runs") / "tiny"
-    assert improvd("train", "--recipe", "performance-lstm", "--size", "tiny", "--out", run) == 0
-    return run
+def made(tmp_path_factory):
+    return train_export_verify("performance-lstm", tmp_path_factory.mktemp("runs"))
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tiny_run, tmp_path_factory):
-    out = tmp_path_factory.mktemp("models")
-    model, card = out / "tiny.onnx", out / "tiny.md"
-    assert improvd("export", "--run", tiny_run, "--out", model, "--card", card) == 0
-    return model, card
+def tiny_run(made):
+    return made["run"]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(made):
+    return made["onnx"], made["card"]
 
 
 def test_training_writes_a_complete_run_directory(tiny_run):
-    for name in ("best.weights.h5", "last.weights.h5", "history.json", "loss.png", "run.json",
-                 "splits.npz"):
-        assert (tiny_run / name).is_file(), name
     assert any((tiny_run / "tensorboard").rglob("events.out.tfevents*"))
     run = json.loads((tiny_run / "run.json").read_text())
     assert run["recipe"] == "performance-lstm" and run["tokenizer"]["name"] == "performance"
     assert run["data"]["pieces"]["train"] > 0 and run["data"]["pieces"]["test"] > 0
-    history = json.loads((tiny_run / "history.json").read_text())
+    history = read_history(tiny_run)
     assert len(history["loss"]) == run["training"]["epochs"] == 2
     # Real training on real data moves the loss down from the uniform guess (log 388 = 5.96).
     assert history["val_loss"][-1] < np.log(388)
@@ -88,17 +88,19 @@ def test_export_verify_load_sample_decode(tiny_run, tiny_model, capsys):
 
     text = card.read_text()
     assert f"{info.metrics['model']['nll']:.4f}" in text and "markov-5" in text
+    assert "Embedding(388, 16) -> LSTM(32) -> Dense(388)" in text
 
 
 def test_resume_continues_from_last_epoch(tiny_run, tmp_path):
     resumed = tmp_path / "resumed"
     shutil.copytree(tiny_run, resumed)
-    before = json.loads((resumed / "history.json").read_text())
+    before = read_history(resumed)
     assert improvd("train", "--size", "tiny", "--out", resumed, "--resume", "--epochs", "3") == 0
-    after = json.loads((resumed / "history.json").read_text())
+    after = read_history(resumed)
     assert len(after["loss"]) == 3
     assert after["loss"][:2] == before["loss"][:2]  # the first two epochs were not re-run
-    assert json.loads((resumed / "last_epoch.json").read_text())["epoch"] == 3
+    assert epochs_done(resumed) == 3
+    assert json.loads((resumed / "run.json").read_text())["training"]["epochs"] == 3
 
 
 def test_resume_takes_new_dynamics_from_the_size_table(tiny_run, tmp_path):

@@ -4,19 +4,20 @@ runner -> MIDI and WAV."""
 
 from __future__ import annotations
 
-import argparse
 import io
+import shutil
 import tarfile
 import wave
 
 import numpy as np
 import pytest
+from driver_support import train_export_verify
 
-from improvd.daemon.events import Event, events_to_notes, notes_to_events, Note
+from improvd.daemon.events import Event, Note, events_to_notes, notes_to_events
 from improvd.daemon.tokenizers import from_spec
 from improvd.daemon.tokenizers.chorale_arpeggio import ChoraleArpeggioTokenizer
 from improvd.training.recipes import chorale_wavenet as cw
-from improvd.training.recipes import get_recipe, load_config
+from improvd.training.recipes import load_config
 
 TOK = ChoraleArpeggioTokenizer()
 
@@ -44,7 +45,7 @@ def test_decode_holds_repeated_pitches_and_times_steps():
 
 
 def test_streaming_decoder_matches_whole_decode():
-    chorale = cw.load_chorales(cw.Config.data, limit=1)["test"][0]
+    chorale = cw.load_chorales(cw.Config.source, limit=1)["test"][0]
     ids = cw.to_ids(chorale).tolist()
     dec = TOK.decoder()
     streamed = [e for i in ids for e in dec.push(i)] + dec.close_all()
@@ -52,7 +53,7 @@ def test_streaming_decoder_matches_whole_decode():
 
 
 def test_real_chorale_survives_decode_then_encode_step_by_step():
-    chorale = cw.load_chorales(cw.Config.data, limit=1)["test"][0]
+    chorale = cw.load_chorales(cw.Config.source, limit=1)["test"][0]
     ids = TOK.encode(TOK.decode(cw.to_ids(chorale).tolist()))
     assert len(ids) == 4 * len(chorale)
     steps = np.array(ids).reshape(-1, 4)
@@ -85,7 +86,7 @@ def test_long_silence_is_capped():
 
 # --- the seed's data -----------------------------------------------------------------------------
 def test_seed_split_and_windows():
-    splits = cw.load_chorales(cw.Config.data)
+    splits = cw.load_chorales(cw.Config.source)
     assert {k: len(v) for k, v in splits.items()} == {"train": 229, "valid": 76, "test": 77}
     assert all(c.shape[1] == 4 for c in splits["train"])
     x, y = cw.make_windows(splits["train"][:3], cw.Config())
@@ -124,19 +125,18 @@ def test_config_typo_is_a_clear_error(tmp_path):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     out = tmp_path_factory.mktemp("chorale")
-    args = argparse.Namespace(out=out / "run", size="tiny", config=None, resume=False,
-                              source=None, epochs=None, steps=None, limit=None,
-                              strategy="default")
-    assert get_recipe("chorale-wavenet").train(args) == 0
-    info = cw.export(out / "run", out / "model.onnx")
-    return out, info
+    made = train_export_verify("chorale-wavenet", out)
+    shutil.copy(made["onnx"], out / "model.onnx")
+    return out, made["info"], made["card_text"]
 
 
 @pytest.mark.slow
 def test_tiny_training_exports_a_window_model_with_parity(exported):
-    out, info = exported
+    _, info, card = exported
     assert info.kind == "window" and info.context_length == 32
-    assert info.metrics["parity"]["onnx_vs_tf_max_abs_diff"] < 1e-4
+    # The card names the seed's layers: causal dilated convolutions, batch norm, an LSTM.
+    assert "Conv1D(8, kernel 2, dilation 8, causal, relu) -> BatchNormalization" in card
+    assert "LSTM(16) -> Dense(47)" in card and "last 32" in card
     for epoch in ("best_epoch", "last_epoch"):
         assert set(info.metrics[epoch]["test_windows"]) == {"loss", "accuracy"}
         assert np.isfinite(info.metrics[epoch]["test_chorales"]["nll_per_token"])
@@ -148,7 +148,7 @@ def test_runner_answers_a_phrase_and_writes_midi_and_wav(exported):
     from improvd.training.generate import GenerateError, generate_file, write_midi
     from improvd.training.parsing import parse_midi_file
 
-    out, _ = exported
+    out = exported[0]
     phrase = notes_to_events([Note(67, 90, 0.0, 0.5), Note(59, 70, 0.0, 0.5),
                               Note(69, 90, 0.5, 1.0), Note(60, 70, 0.5, 1.0)])
     prompt = write_midi(phrase, out / "phrase.mid")
@@ -181,7 +181,7 @@ def test_runner_answers_a_phrase_and_writes_midi_and_wav(exported):
 def test_generate_command_writes_the_seed_continuation_or_names_the_bad_input(exported, capsys):
     from improvd.daemon.__main__ import main
 
-    out, _ = exported
+    out = exported[0]
     assert main(["generate", "--model", str(out / "model.onnx"), "--out", str(out / "cli.mid"),
                  "--tokens", "40", "--temperature", "0.5"]) == 0
     assert "40 tokens" in capsys.readouterr().out and (out / "cli.mid").is_file()

@@ -3,6 +3,9 @@
 import json
 
 import pytest
+from music21 import chord, corpus
+from note_chord_support import answer_live, train_export_generate
+
 from improvd.daemon.__main__ import main
 from improvd.daemon.runner import load_runner
 from improvd.daemon.tokenizers.note_chord import NoteChordTokenizer
@@ -12,8 +15,6 @@ from improvd.training.note_chord_data import (
     load_note_chord_pieces,
     stream_tokens,
 )
-from music21 import chord, corpus
-from note_chord_support import answer_live, train_export_generate
 
 NAME = "note-chord-lstm"
 
@@ -26,7 +27,8 @@ def test_tiny_lstm_trains_exports_generates_and_answers_live(tmp_path, midi_writ
     assert run["metrics"]["valid_loss"] > 0
     runner = load_runner(made["onnx"])
     assert runner.info.kind == "window" and runner.info.context_length == 20
-    assert runner.tokenizer.vocabulary == run["vocabulary"]
+    assert runner.tokenizer.vocabulary == run["tokenizer"]["vocabulary"]
+    assert "Rescaling -> Reshape -> LSTM(" in made["card_text"]
     assert made["report"]["prompt_tokens"] == 5  # the spread chord is one token
     # The command line, with a WAV rendering of the answer.
     cli_out = tmp_path / "cli.mid"

@@ -3,10 +3,11 @@
 import json
 
 import pytest
+from note_chord_support import answer_live, train_export_generate
+
 from improvd.daemon.__main__ import main
 from improvd.daemon.runner import load_runner
 from improvd.training.note_chord_data import NoteChordDataError, load_note_chord_pieces
-from note_chord_support import answer_live, train_export_generate
 
 NAME = "note-chord-wavenet"
 
@@ -20,6 +21,7 @@ def test_tiny_wavenet_trains_exports_generates_and_answers_live(tmp_path, midi_w
     assert run["data"]["vocab_size"] < run["data"]["distinct_tokens"]
     runner = load_runner(made["onnx"])
     assert runner.info.kind == "window" and runner.info.context_length == 32
+    assert "Conv1D(" in made["card_text"] and "GlobalMaxPooling1D" in made["card_text"]
     assert runner.tokenizer.seconds_per_token == 0.5  # one token per quarter at 120 bpm
     assert made["report"]["prompt_tokens"] == 5  # the spread chord is one token
     _, answer, runner = answer_live(made["onnx"], n=40)

@@ -17,16 +17,16 @@ log = logging.getLogger(__name__)
 @contextlib.contextmanager
 def user_errors():
     """Turns the training stack's "your input is wrong" exceptions into one-line CommandErrors."""
-    from improvd.daemon.errors import CommandError
     from improvd.daemon.artifact import ModelFileError
+    from improvd.daemon.errors import CommandError
 
-    from . import sources, train
     from .recipes import ConfigError, UnknownRecipeError
+    from .run_dir import RunDirError
+    from .sources import SourceError
 
     try:
         yield
-    except (sources.SourceError, ConfigError, UnknownRecipeError, train.RunDirError,
-            ModelFileError) as exc:
+    except (SourceError, ConfigError, UnknownRecipeError, RunDirError, ModelFileError) as exc:
         raise CommandError(str(exc)) from exc
 
 
@@ -46,14 +46,10 @@ def _prepare(args) -> int:
 
 def _train(args) -> int:
     with user_errors():
-        from .recipes import get_recipe
+        from .driver import train
+        from .recipes import recipe
 
-        recipe = get_recipe(args.recipe)
-        if args.resume and not (Path(args.out) / "run.json").is_file():
-            from .train import RunDirError
-
-            raise RunDirError(f"{args.out}: nothing to resume (no run.json)")
-        return recipe.train(args)
+        return train(recipe(args.recipe), args)
 
 
 def _evaluate(args) -> int:
@@ -62,7 +58,7 @@ def _evaluate(args) -> int:
 
         result = evaluate_run(Path(args.model), Path(args.run), args.max_order)
     if args.json:
-        from .train import write_json_atomic
+        from improvd.daemon.atomic import write_json_atomic
 
         write_json_atomic(Path(args.json), result)
     return 0

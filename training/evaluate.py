@@ -14,6 +14,9 @@ import numpy as np
 
 from improvd.daemon.runner import load_runner
 
+from . import baselines
+from .run_dir import load_splits
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_ORDER = 5
@@ -47,8 +50,6 @@ def evaluate_onnx(model_path: Path, seqs) -> dict:
 
 def evaluate_baselines(train_seqs, test_seqs, vocab_size: int,
                        max_order: int = DEFAULT_MAX_ORDER) -> dict:
-    from . import baselines
-
     return baselines.evaluate_baselines(train_seqs, test_seqs, vocab_size, max_order)
 
 
@@ -72,8 +73,6 @@ def format_table(result: dict) -> str:
 
 def evaluate_run(model_path: Path, run_dir: Path, max_order: int = DEFAULT_MAX_ORDER) -> dict:
     """`improvd evaluate`: the model against the test split stored in a training run."""
-    from .train import load_splits
-
     load_runner(model_path)  # a bad model file is reported before the run is read
     splits = load_splits(run_dir)
     return evaluate(model_path, splits["train"], splits["test"], max_order)

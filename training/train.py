@@ -1,89 +1,37 @@
-"""One readable training loop shared by every recipe: Keras `fit` plus the callbacks we always want.
+"""One training loop for every recipe: Keras `fit` with Keras' own callbacks for what they do
+(BackupAndRestore for --resume, CSVLogger for the history, ModelCheckpoint for the best epoch,
+EarlyStopping, TensorBoard) and two of ours (a wall-time budget, the loss plot).
 
-    with strategy_scope(args.strategy) as strategy:   # build and compile under the strategy
-        model = recipe.build(config); model.compile(...)
-    history = fit(model, train_ds, valid_ds, out_dir, epochs=20)
+    with strategy_scope("mirrored") as strategy:   # build and compile under the strategy
+        model = recipe.build(config, vocab_size); recipe.compile_model(model, config)
+    history = fit(model, train_ds, valid_ds, run_dir, Schedule(epochs=20, ...))
 
-What lands in `out_dir`:
-  best.weights.h5      best epoch so far (by `monitor`); export reads this
-  last.weights.h5      the latest epoch, with the optimizer state, for --resume
-  last_epoch.json      how many epochs last.weights.h5 has seen
-  history.json         per-epoch metrics (kept across resumes)
-  loss.png             the loss curves
-  tensorboard/         TensorBoard logs
-  run.json             written by the recipe (write_run_info): config, tokenizer spec, data summary
+What lands in the run directory is listed in run_dir.py.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import logging
 import os
+import shutil
 import sys
-import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
 
 import keras
 import tensorflow as tf
 
+from .run_dir import BACKUP, BEST, HISTORY, LOSS_PNG, RunDirError, epochs_done
+
 log = logging.getLogger(__name__)
 
-BEST = "best.weights.h5"
-LAST = "last.weights.h5"
-LAST_EPOCH = "last_epoch.json"
-HISTORY = "history.json"
-LOSS_PNG = "loss.png"
-RUN_INFO = "run.json"
 STRATEGIES = ("default", "mirrored", "multiworker")
-FILE_MODE = 0o644  # mkstemp creates 0600 files; results must be readable like any other file
 
-
-class RunDirError(ValueError):
-    """A run directory that lacks what is asked of it."""
-
-
-# --- run.json ----------------------------------------------------------------------------------
-def write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-    os.chmod(tmp, FILE_MODE)
-    os.replace(tmp, path)
-
-
-def write_run_info(out_dir: Path, info: dict[str, Any]) -> Path:
-    """Everything export needs besides the weights: recipe, config, tokenizer spec, data summary."""
-    path = Path(out_dir) / RUN_INFO
-    write_json_atomic(path, info)
-    return path
-
-
-def read_run_info(out_dir: Path) -> dict[str, Any]:
-    path = Path(out_dir) / RUN_INFO
-    if not path.is_file():
-        raise RunDirError(f"{out_dir}: not a training run directory (no {RUN_INFO}); "
-                          "train one with `improvd train --out DIR`")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise RunDirError(f"{path}: not valid JSON ({exc})") from exc
-
-
-
-def read_trained_run(run_dir: Path, recipe_name: str) -> dict[str, Any]:
-    """run.json of a `recipe_name` run that has a best checkpoint; RunDirError otherwise.
-    Every recipe's export starts here, so the checks and their messages are the same for all."""
-    run_dir = Path(run_dir)
-    run = read_run_info(run_dir)
-    if run.get("recipe") != recipe_name:
-        raise RunDirError(f"{run_dir}: a {run.get('recipe')!r} run, not {recipe_name!r}")
-    if not (run_dir / BEST).is_file():
-        raise RunDirError(f"{run_dir}: no {BEST}; training has not finished an epoch yet")
-    return run
 
 # --- distribution --------------------------------------------------------------------------------
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -110,24 +58,18 @@ def strategy_scope(name: str) -> Iterator[tf.distribute.Strategy]:
         yield strategy
 
 
+def is_chief() -> bool:
+    """False on every multi-worker worker but the chief (worker 0 when TF_CONFIG names no
+    chief): those train alongside and write their checkpoints to a scratch folder."""
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    task = config.get("task", {})
+    kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    if "chief" in config.get("cluster", {}):
+        return kind == "chief"
+    return kind == "worker" and index == 0
+
+
 # --- callbacks -----------------------------------------------------------------------------------
-class HistoryWriter(keras.callbacks.Callback):
-    """Appends each epoch's metrics to history.json, redraws loss.png and records the epoch
-    number for --resume (written after last.weights.h5, so the two always agree)."""
-
-    def __init__(self, out_dir: Path, history: dict[str, list[float]]):
-        super().__init__()
-        self.out_dir = out_dir
-        self.history = history
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(float(value))
-        write_json_atomic(self.out_dir / HISTORY, self.history)
-        write_json_atomic(self.out_dir / LAST_EPOCH, {"epoch": epoch + 1})
-        plot_history(self.history, self.out_dir / LOSS_PNG)
-
-
 class TimeBudget(keras.callbacks.Callback):
     """Stops after the epoch that would make the next one overrun `limit_s` of wall time, so a
     run given an hour ends with a finished epoch and its checkpoints."""
@@ -149,6 +91,17 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class LossPlot(keras.callbacks.Callback):
+    """Redraws loss.png from history.csv after each epoch (CSVLogger writes it first)."""
+
+    def __init__(self, run_dir: Path):
+        super().__init__()
+        self.run_dir = run_dir
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        plot_history(read_history(self.run_dir), self.run_dir / LOSS_PNG)
+
+
 def plot_history(history: dict[str, list[float]], path: Path) -> None:
     import matplotlib
 
@@ -168,94 +121,91 @@ def plot_history(history: dict[str, list[float]], path: Path) -> None:
     plt.close(fig)
 
 
-def _prepare_resume(model: keras.Model, out_dir: Path) -> tuple[int, dict[str, list[float]]]:
-    last, marker = out_dir / LAST, out_dir / LAST_EPOCH
-    if not (last.is_file() and marker.is_file()):
-        raise RunDirError(f"{out_dir}: nothing to resume (no {LAST} / {LAST_EPOCH})")
-    if model.optimizer is not None:
-        model.optimizer.build(model.trainable_variables)  # so its saved slots can be loaded
-    model.load_weights(last)
-    epoch = json.loads(marker.read_text())["epoch"]
-    history_path = out_dir / HISTORY
-    history = json.loads(history_path.read_text()) if history_path.is_file() else {}
-    # Drop epochs the history recorded after the last weights were saved (a crash in between).
-    history = {k: v[:epoch] for k, v in history.items()}
-    log.info("resuming %s from epoch %d", out_dir, epoch)
-    return epoch, history
-
-
-def fit(model: keras.Model, train_ds, valid_ds, out_dir: Path, *, epochs: int, patience: int = 3,
-        resume: bool = False, steps_per_epoch: int | None = None,
-        validation_steps: int | None = None, monitor: str = "val_loss",
-        time_limit_s: float | None = None) -> dict:
-    """Trains a compiled model; returns the whole history (including resumed epochs).
-    `time_limit_s` stops at an epoch boundary before the wall-time budget runs out."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    initial_epoch, history = _prepare_resume(model, out_dir) if resume else (0, {})
-    if initial_epoch >= epochs:
-        log.info("%s already has %d of %d epochs; nothing to do", out_dir, initial_epoch, epochs)
-        return history
-    if steps_per_epoch is not None:
-        train_ds = train_ds.repeat()  # an epoch is then a fixed number of steps, not one pass
-    if validation_steps is not None and valid_ds is not None:
-        valid_ds = valid_ds.repeat()
-    mode = "max" if "acc" in monitor else "min"
-    callbacks = [
-        keras.callbacks.ModelCheckpoint(out_dir / BEST, monitor=monitor, mode=mode,
-                                        save_best_only=True, save_weights_only=True),
-        keras.callbacks.ModelCheckpoint(out_dir / LAST, save_weights_only=True),
-        HistoryWriter(out_dir, history),
-        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience),
-        keras.callbacks.TensorBoard(log_dir=str(out_dir / "tensorboard")),
-    ]
-    if time_limit_s:
-        callbacks.append(TimeBudget(time_limit_s))
-    if resume and history.get(monitor):
-        # The best checkpoint callback must not overwrite a better epoch from before the resume.
-        callbacks[0].best = (max if mode == "max" else min)(history[monitor])
-    model.fit(train_ds, validation_data=valid_ds, epochs=epochs, initial_epoch=initial_epoch,
-              steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
-              callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
-    return history
-
-
-# --- token splits kept in the run directory (evaluation and export read the same test split) ----
-SPLITS = "splits.npz"
-
-
-def save_splits(out_dir: Path, splits: dict[str, list]) -> Path:
-    """Stores each split's (unaugmented) token sequences as one flat array plus offsets."""
-    import numpy as np
-
-    arrays = {}
-    for name, seqs in splits.items():
-        lengths = np.array([len(s) for s in seqs], dtype=np.int64)
-        arrays[f"{name}_tokens"] = np.concatenate(seqs).astype(np.int32) if seqs else \
-            np.zeros(0, np.int32)
-        arrays[f"{name}_offsets"] = np.concatenate([[0], np.cumsum(lengths)])
-    path = Path(out_dir) / SPLITS
-    fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{SPLITS}.", suffix=".npz")
-    with os.fdopen(fd, "wb") as f:
-        np.savez_compressed(f, **arrays)
-    os.chmod(tmp, FILE_MODE)
-    os.replace(tmp, path)
-    return path
-
-
-def load_splits(out_dir: Path) -> dict[str, list]:
-    import numpy as np
-
-    path = Path(out_dir) / SPLITS
+def read_history(run_dir: Path, epochs: int | None = None) -> dict[str, list[float]]:
+    """history.csv -> {metric: [value per epoch]}, the first `epochs` rows when given."""
+    path = Path(run_dir) / HISTORY
     if not path.is_file():
-        raise RunDirError(f"{out_dir}: no {SPLITS} (the run's token splits); was it trained here?")
-    data = np.load(path)
-    names = sorted(k[: -len("_tokens")] for k in data.files if k.endswith("_tokens"))
-    out = {}
-    for name in names:
-        tokens, offsets = data[f"{name}_tokens"], data[f"{name}_offsets"]
-        out[name] = [tokens[a:b] for a, b in zip(offsets[:-1], offsets[1:])]
-    return out
+        return {}
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))[:epochs]
+    keys = [k for k in (rows[0] if rows else {}) if k != "epoch"]
+    return {k: [float(row[k]) for row in rows] for k in keys}
+
+
+def _truncate_history(run_dir: Path, epochs: int) -> None:
+    """Drops rows the history recorded after the backup was saved (a crash in between)."""
+    path = Path(run_dir) / HISTORY
+    if path.is_file():
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(lines[:epochs + 1]))
+
+
+# --- fit -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Schedule:
+    epochs: int
+    patience: int = 3
+    monitor: str = "val_loss"
+    steps_per_epoch: int | None = None
+    validation_steps: int | None = None
+    time_limit_s: float | None = None
+
+
+def fit(model: keras.Model, train_ds, valid_ds, run_dir: Path, schedule: Schedule, *,
+        resume: bool = False) -> dict[str, list[float]]:
+    """Trains a compiled model; returns the whole history (resumed epochs included)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    done = _start(run_dir, resume)
+    if done >= schedule.epochs:
+        log.info("%s already has %d of %d epochs; nothing to do", run_dir, done, schedule.epochs)
+        return read_history(run_dir)
+    if schedule.steps_per_epoch is not None:
+        train_ds = train_ds.repeat()  # an epoch is then a fixed number of steps, not one pass
+    if schedule.validation_steps is not None and valid_ds is not None:
+        valid_ds = valid_ds.repeat()
+    model.fit(train_ds, validation_data=valid_ds, epochs=schedule.epochs,
+              steps_per_epoch=schedule.steps_per_epoch,
+              validation_steps=schedule.validation_steps,
+              callbacks=_callbacks(run_dir, schedule, read_history(run_dir, done)),
+              verbose=1 if sys.stdout.isatty() else 2)
+    return read_history(run_dir)
+
+
+def _start(run_dir: Path, resume: bool) -> int:
+    """Epochs already done: the backup's on --resume (an error if there is none); a fresh run
+    removes an old backup and history, which Keras would otherwise quietly resume from."""
+    if not resume:
+        shutil.rmtree(run_dir / BACKUP, ignore_errors=True)
+        (run_dir / HISTORY).unlink(missing_ok=True)
+        return 0
+    done = epochs_done(run_dir)
+    if not done:
+        raise RunDirError(f"{run_dir}: nothing to resume (no {BACKUP}/ of a finished epoch)")
+    _truncate_history(run_dir, done)
+    log.info("resuming %s from epoch %d", run_dir, done)
+    return done
+
+
+def _callbacks(run_dir: Path, schedule: Schedule, history: dict[str, list[float]]) -> list:
+    mode = "max" if "acc" in schedule.monitor else "min"
+    best = keras.callbacks.ModelCheckpoint(run_dir / BEST, monitor=schedule.monitor, mode=mode,
+                                           save_best_only=True, save_weights_only=True)
+    if history.get(schedule.monitor):
+        # The best checkpoint must not be overwritten by a worse epoch after a resume.
+        best.best = (max if mode == "max" else min)(history[schedule.monitor])
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(run_dir / BACKUP), delete_checkpoint=False),
+        best,
+        keras.callbacks.CSVLogger(str(run_dir / HISTORY), append=bool(history)),
+        LossPlot(run_dir),
+        keras.callbacks.EarlyStopping(monitor=schedule.monitor, mode=mode,
+                                      patience=schedule.patience),
+        keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")),
+    ]
+    if schedule.time_limit_s:
+        callbacks.append(TimeBudget(schedule.time_limit_s))
+    return callbacks
 
 
 def machine_summary() -> str:
@@ -264,7 +214,7 @@ def machine_summary() -> str:
 
     from .machine import cpu_model
 
-    model, cpus = cpu_model(), os.cpu_count()
     gpus = tf.config.list_physical_devices("GPU")
     device = f"{len(gpus)} GPU(s)" if gpus else "CPU only"
-    return f"{cpus} x {model} ({platform.machine()}), TensorFlow {tf.__version__}, {device}"
+    return (f"{os.cpu_count()} x {cpu_model()} ({platform.machine()}), "
+            f"TensorFlow {tf.__version__}, {device}")

@@ -1,12 +1,9 @@
-"""Recipe registry: a recipe name -> the module that trains and exports that model family.
+"""Recipe registry: a recipe name -> its module in training/recipes/ and its Recipe object.
 
-A recipe module offers at least:
-  NAME                       the registry name, e.g. "performance-lstm"
-  train(args) -> int         trains from the parsed `improvd train` arguments into args.out
-  export(run_dir, out_path)  turns a finished run directory into one .onnx artifact
-
-Modules are imported only when asked for, so listing recipes never loads TensorFlow.
-To add a recipe, add one line to RECIPES.
+Each module defines a `Recipe` subclass (see training/recipe.py for the protocol) and an instance
+of it named RECIPE; training/configs/<name>.toml holds one table per size. Modules are imported
+only when asked for, so listing recipes never loads TensorFlow. To add a recipe, add one line to
+RECIPES.
 """
 
 from __future__ import annotations
@@ -45,6 +42,11 @@ def get_recipe(name: str) -> ModuleType:
     if module_name is None:
         raise UnknownRecipeError(f"unknown recipe {name!r}; known recipes: {', '.join(known())}")
     return importlib.import_module(module_name)
+
+
+def recipe(name: str):
+    """-> the recipe's Recipe object (what the training and export drivers take)."""
+    return get_recipe(name).RECIPE
 
 
 # --- sized configs from TOML (training/configs/<recipe>.toml, one table per size) ---------------

@@ -20,20 +20,20 @@ lyrics and characters outside printable ASCII go. Tunes are split train/valid/te
 from __future__ import annotations
 
 import dataclasses
-import json
+import itertools
 import logging
 import re
-import sys
-import time
 import zlib
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from improvd.daemon.artifact import lstm_states
 from improvd.daemon.tokenizers.abc_chars import AbcCharsTokenizer
 
-from . import load_config
+from ..recipe import InferenceGraph, Recipe, TrainConfig, TrainingData, sequence_reference
+from ..sources import SourceError
 
 log = logging.getLogger(__name__)
 
@@ -41,34 +41,29 @@ NAME = "abc-char-lstm"
 FOLK_FOLDERS = ("oneills1850", "ryansMammoth", "airdsAirs", "nottingham-dataset", "miscFolk",
                 "essenFolksong")
 KEEP_FIELDS = "XTMLK"
-_TUNE_START = re.compile(r"^X:", re.M)
+_TUNE_START = re.compile(r"^X:", re.MULTILINE)
 # ABC's own syntax is printable ASCII; accented letters in titles would only grow the vocabulary.
 _ASCII_ONLY = re.compile(r"[^\x20-\x7e]")
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(TrainConfig):
     source: str = "music21:folk"
-    limit: int = 0  # 0 = every tune; else at most this many (CI)
     embed_dim: int = 256
     units: int = 1024
     window: int = 100
     batch_size: int = 4
     learning_rate: float = 5e-3
-    epochs: int = 10
     steps_per_epoch: int = 200  # 10 x 200 = the seed's 2000 iterations
     patience: int = 10
     valid_windows: int = 64
     valid_tunes: int = 60
     test_tunes: int = 40
     quarter_bpm: float = 120.0
-    seed: int = 0
 
 
 # --- data ----------------------------------------------------------------------------------------
 def abc_files(source: str) -> list[Path]:
-    from ..sources import SourceError
-
     if source.startswith("music21:"):
         import music21
 
@@ -93,7 +88,7 @@ def split_tunes(text: str) -> list[str]:
     """ABC text -> cleaned tunes (header fields X T M L K, then the body; no comments)."""
     tunes = []
     starts = [m.start() for m in _TUNE_START.finditer(text)] + [len(text)]
-    for a, b in zip(starts[:-1], starts[1:]):
+    for a, b in itertools.pairwise(starts):
         lines = []
         for line in text[a:b].splitlines():
             line = _ASCII_ONLY.sub("", line.replace("\t", " ")).rstrip()
@@ -111,8 +106,6 @@ def split_tunes(text: str) -> list[str]:
 
 def load_tunes(source: str, limit: int = 0) -> list[tuple[str, str]]:
     """-> [(name, tune text)]; a source with no tune is a SourceError naming it."""
-    from ..sources import SourceError
-
     tunes = []
     for path in abc_files(source):
         try:
@@ -145,8 +138,6 @@ def split_names(tunes: list[tuple[str, str]], config: Config) -> dict[str, list[
 def random_windows(ids: np.ndarray, count: int, window: int, rng) -> tuple[np.ndarray, np.ndarray]:
     """The seed's extrai_batch: random starts, input = window, target = window shifted by one."""
     if len(ids) < window + 2:
-        from ..sources import SourceError
-
         raise SourceError(f"only {len(ids)} characters of text; need more than {window + 1}")
     starts = rng.integers(0, len(ids) - window - 1, size=count)
     x = np.stack([ids[s:s + window] for s in starts])
@@ -164,15 +155,12 @@ def build(config: Config, vocab_size: int) -> keras.Model:
     return keras.Model(tokens, logits, name="abc_char_lstm")
 
 
-def state_names(config) -> list[tuple[str, str]]:
-    return [("state_in_0_h", "state_out_0_h"), ("state_in_0_c", "state_out_0_c")]
-
-
 def build_step(config, trained: keras.Model) -> keras.Model:
     """One character + (h, c) in -> logits + new (h, c); the trained weights copied by name."""
     vocab_size = trained.get_layer("logits").units
     token = keras.Input(shape=(1,), dtype="int32", name="token")
-    states_in = [keras.Input(shape=(config.units,), name=name) for name, _ in state_names(config)]
+    states_in = [keras.Input(shape=(config.units,), name=s.input)
+                 for s in lstm_states([config.units])]
     x = keras.layers.Embedding(vocab_size, config.embed_dim, name="embedding")(token)
     x, h, c = keras.layers.LSTM(config.units, return_sequences=True, return_state=True,
                                 unroll=True, name="lstm_0")(x, initial_state=states_in)
@@ -185,48 +173,19 @@ def build_step(config, trained: keras.Model) -> keras.Model:
     return step
 
 
-def full_logits(model: keras.Model, tokens: np.ndarray) -> np.ndarray:
-    return np.asarray(model(np.asarray(tokens, np.int32)[None, :], training=False))[0]
+def compile_model(model: keras.Model, config: Config) -> None:
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
 
 
-def step_logits(step: keras.Model, config, tokens: np.ndarray) -> np.ndarray:
-    states = [np.zeros((1, config.units), np.float32)] * 2
-    out = []
-    for t in tokens:
-        logits, *states = step([np.array([[t]], np.int32), *states], training=False)
-        states = [np.asarray(s) for s in states]
-        out.append(np.asarray(logits)[0])
-    return np.stack(out)
-
-
-def load_trained(run_dir: Path) -> tuple[Config, keras.Model]:
-    from ..train import BEST, read_trained_run
-
-    run = read_trained_run(run_dir, NAME)
-    config = Config(**run["config"])
-    model = build(config, run["tokenizer"]["vocab_size"])
-    model.load_weights(Path(run_dir) / BEST)
-    return config, model
-
-
-# --- train ---------------------------------------------------------------------------------------
-def train(args) -> int:
+# --- data ----------------------------------------------------------------------------------------
+def load_data(config: Config) -> TrainingData:
+    """Tunes -> split -> one text per split -> character ids -> the seed's random windows, drawn
+    once for the whole run (each epoch reads the next slice of them)."""
     import tensorflow as tf
 
-    from ..train import LAST_EPOCH, fit, machine_summary, read_run_info, save_splits, \
-        strategy_scope, write_run_info
-
-    out = Path(args.out)
-    overrides = {"source": getattr(args, "source", None), "epochs": getattr(args, "epochs", None),
-                 "steps_per_epoch": getattr(args, "steps", None),
-                 "limit": getattr(args, "limit", None)}
-    if getattr(args, "resume", False):
-        overrides = {**read_run_info(out)["config"], **{k: v for k, v in overrides.items() if v}}
-    config = load_config(NAME, args.size, Config, path=getattr(args, "config", None),
-                         overrides=overrides)
-    keras.utils.set_random_seed(config.seed)
-    tunes = load_tunes(config.source, config.limit)  # bad data fails before `out` is touched
-    splits = split_names(tunes, config)
+    splits = split_names(load_tunes(config.source, config.limit), config)
     texts = {name: "\n\n".join(ts) for name, ts in splits.items()}
     tok = AbcCharsTokenizer("".join(sorted(set("".join(texts.values())))),
                             quarter_bpm=config.quarter_bpm)
@@ -235,48 +194,32 @@ def train(args) -> int:
     x, y = random_windows(ids["train"], config.epochs * config.steps_per_epoch * config.batch_size,
                           config.window, rng)
     vx, vy = random_windows(ids["valid"], config.valid_windows, config.window, rng)
-    train_ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(config.batch_size)
-    if getattr(args, "resume", False):  # go on with the windows the finished epochs did not see
-        done = json.loads((out / LAST_EPOCH).read_text())["epoch"] if (out / LAST_EPOCH).is_file() \
-            else 0
-        train_ds = train_ds.skip(done * config.steps_per_epoch)
-    valid_ds = tf.data.Dataset.from_tensor_slices((vx, vy)).batch(32)
     summary = {"source": config.source, "tunes": {n: len(t) for n, t in splits.items()},
-               "characters": {n: int(len(i)) for n, i in ids.items()},
+               "characters": {n: len(i) for n, i in ids.items()},
                "vocab_size": tok.vocab_size}
-    log.info("data: %s", summary)
-    with strategy_scope(getattr(args, "strategy", "default")):
-        model = build(config, tok.vocab_size)
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                      metrics=["accuracy"])
-    out.mkdir(parents=True, exist_ok=True)
-    run = {"recipe": NAME, "size": args.size, "config": dataclasses.asdict(config),
-           "tokenizer": tok.spec(), "data": summary, "machine": machine_summary(),
-           "command": "improvd " + " ".join(sys.argv[1:])}
-    write_run_info(out, run)
-    save_splits(out, {n: [np.asarray(tok.text_to_ids(t), np.int32) for t in ts]
-                      for n, ts in splits.items()})
-    started = time.monotonic()
-    # The windows were drawn for the whole run, so each epoch reads the next slice of them.
-    history = fit(model, train_ds, valid_ds, out, epochs=config.epochs, patience=config.patience,
-                  resume=getattr(args, "resume", False), steps_per_epoch=config.steps_per_epoch)
-    run["training"] = {"epochs": len(history.get("loss", [])),
-                       "iterations": len(history.get("loss", [])) * config.steps_per_epoch,
-                       "wall_s": round(time.monotonic() - started, 1),
-                       "best_val_loss": min(history.get("val_loss", [float("nan")])),
-                       "final_loss": history.get("loss", [None])[-1]}
-    write_run_info(out, run)
-    log.info("trained %s", run["training"])
-    return 0
+    return TrainingData(
+        tokenizer=tok, summary=summary, whole_run=True,
+        sequences={n: [np.asarray(tok.text_to_ids(t), np.int32) for t in ts]
+                   for n, ts in splits.items()},
+        train=tf.data.Dataset.from_tensor_slices((x, y)).batch(config.batch_size),
+        valid=tf.data.Dataset.from_tensor_slices((vx, vy)).batch(32))
 
 
-# --- export --------------------------------------------------------------------------------------
-def export(run_dir: Path, out_path: Path, *, quantize: bool = False):
-    from improvd.export.to_onnx import export_recurrent
+class AbcCharLstm(Recipe):
+    name = NAME
+    Config = Config
 
-    return export_recurrent(sys.modules[__name__], Path(run_dir), Path(out_path),
-                            quantize=quantize)
+    load_data = staticmethod(load_data)
+    build = staticmethod(build)
+    compile_model = staticmethod(compile_model)
+
+    def inference_graph(self, config: Config, model: keras.Model) -> InferenceGraph:
+        return InferenceGraph(kind="recurrent", function=build_step(config, model),
+                              context_length=config.window,
+                              reference=sequence_reference(model), state_units=(config.units,))
+
+
+RECIPE = AbcCharLstm()
 
 
 def generate(model_path, prompt, out, **kwargs):

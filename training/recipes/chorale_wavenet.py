@@ -18,9 +18,7 @@ import csv
 import dataclasses
 import io
 import logging
-import sys
 import tarfile
-import time
 from pathlib import Path
 
 import keras
@@ -28,19 +26,20 @@ import numpy as np
 
 from improvd.daemon.tokenizers.chorale_arpeggio import ChoraleArpeggioTokenizer
 
-from . import load_config
+from ..recipe import InferenceGraph, Recipe, TrainConfig, TrainingData, window_reference
+from ..sources import SourceError
 
 log = logging.getLogger(__name__)
 
 NAME = "chorale-wavenet"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SPLITS = ("train", "valid", "test")
+VOCAB_SIZE = 47  # silence + notes 36..81
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    data: str = "../shared/data/jsb_chorales.tgz"
-    limit: int = 0  # 0 = every chorale; else at most this many per split (CI)
+class Config(TrainConfig):
+    source: str = "jsb:../shared/data/jsb_chorales.tgz"  # relative paths: from the project root
     window_chords: int = 32
     shift_chords: int = 16
     embed_dim: int = 5
@@ -51,7 +50,6 @@ class Config:
     batch_size: int = 32
     shuffle_buffer: int = 1000
     epochs: int = 20
-    steps_per_epoch: int = 0  # 0 = one pass over the training windows
     patience: int = 20  # the seed trains all 20 epochs; the best epoch (val_loss) is kept
     context_length: int = 128  # tokens the exported window model sees (32 chords)
     step_s: float = 0.25
@@ -63,9 +61,10 @@ def tokenizer(config: Config) -> ChoraleArpeggioTokenizer:
 
 
 # --- data ----------------------------------------------------------------------------------------
-def resolve_data(path: str) -> Path:
-    """A relative path is looked up from the working directory, then from the project root."""
-    p = Path(path)
+def resolve_data(source: str) -> Path:
+    """jsb:<path> (or the bare path); a relative path is looked up from the working directory,
+    then from the project root."""
+    p = Path(source.removeprefix("jsb:"))
     if p.is_absolute() or p.exists():
         return p
     return PROJECT_ROOT / p
@@ -73,8 +72,6 @@ def resolve_data(path: str) -> Path:
 
 def load_chorales(path: str, limit: int = 0) -> dict[str, list[np.ndarray]]:
     """The tgz -> {"train"|"valid"|"test": [int array [steps, 4] of MIDI notes, ...]}."""
-    from ..sources import SourceError
-
     tgz = resolve_data(path)
     splits: dict[str, list[np.ndarray]] = {name: [] for name in SPLITS}
     try:
@@ -95,8 +92,6 @@ def load_chorales(path: str, limit: int = 0) -> dict[str, list[np.ndarray]]:
 
 
 def _read_csv(text: str, name: str) -> np.ndarray:
-    from ..sources import SourceError
-
     rows = list(csv.reader(io.StringIO(text)))
     try:
         chords = np.array([[int(v) for v in row] for row in rows[1:] if row], dtype=np.int64)
@@ -136,15 +131,15 @@ def datasets(splits: dict[str, list[np.ndarray]], config: Config) -> dict:
 
 
 # --- model ---------------------------------------------------------------------------------------
-def build(config: Config) -> keras.Model:
+def build(config: Config, vocab_size: int = VOCAB_SIZE) -> keras.Model:
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(47, config.embed_dim, name="embedding")(tokens)
+    x = keras.layers.Embedding(vocab_size, config.embed_dim, name="embedding")(tokens)
     for i, (filters, dilation) in enumerate(zip(config.filters, config.dilations)):
         x = keras.layers.Conv1D(filters, kernel_size=2, padding="causal", activation="relu",
                                 dilation_rate=dilation, name=f"conv_{i}")(x)
         x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
     x = keras.layers.LSTM(config.lstm_units, return_sequences=True, name="lstm")(x)
-    logits = keras.layers.Dense(47, name="logits")(x)
+    logits = keras.layers.Dense(vocab_size, name="logits")(x)
     return keras.Model(tokens, logits, name="chorale_wavenet")
 
 
@@ -175,134 +170,56 @@ def chorale_nll(model: keras.Model, chorales: list[np.ndarray], batch_size: int 
             "tokens": total, "chorales": len(chorales)}
 
 
-def load_trained(run_dir: Path) -> tuple[Config, keras.Model, dict]:
-    from ..train import BEST, read_trained_run
-
-    run = read_trained_run(run_dir, NAME)
-    saved = run["config"]
-    config = Config(**{**saved, "filters": tuple(saved["filters"]),
-                       "dilations": tuple(saved["dilations"])})
-    model = build(config)
-    model.load_weights(Path(run_dir) / BEST)
-    return config, model, run
-
-
-# --- train ---------------------------------------------------------------------------------------
-def train(args) -> int:
-    from ..train import fit, machine_summary, read_run_info, strategy_scope, write_run_info
-
-    out = Path(args.out)
-    overrides = {"epochs": getattr(args, "epochs", None),
-                 "steps_per_epoch": getattr(args, "steps", None),
-                 "limit": getattr(args, "limit", None)}
-    source = getattr(args, "source", None)
-    if source:
-        overrides["data"] = source.removeprefix("jsb:")
-    if getattr(args, "resume", False):
-        overrides = {**read_run_info(out)["config"], **{k: v for k, v in overrides.items() if v}}
-    config = load_config(NAME, args.size, Config, path=getattr(args, "config", None),
-                         overrides=overrides)
-    keras.utils.set_random_seed(config.seed)
-    splits = load_chorales(config.data, config.limit)  # bad data fails before `out` is touched
-    data = datasets(splits, config)
-    summary = {"source": config.data, "chorales": {n: len(splits[n]) for n in SPLITS},
-               "windows": {n: data[f"{n}_windows"] for n in SPLITS}}
-    log.info("data: %s", summary)
-    with strategy_scope(getattr(args, "strategy", "default")):
-        model = build(config)
-        compile_model(model, config)
-    out.mkdir(parents=True, exist_ok=True)
-    run = {"recipe": NAME, "size": args.size, "config": dataclasses.asdict(config),
-           "tokenizer": tokenizer(config).spec(), "data": summary, "machine": machine_summary(),
-           "command": "improvd " + " ".join(sys.argv[1:])}
-    write_run_info(out, run)
-    started = time.monotonic()
-    history = fit(model, data["train"], data["valid"], out, epochs=config.epochs,
-                  patience=config.patience, resume=getattr(args, "resume", False),
-                  steps_per_epoch=config.steps_per_epoch or None)
-    run["training"] = {"epochs": len(history.get("loss", [])),
-                       "wall_s": round(time.monotonic() - started, 1),
-                       "best_val_loss": min(history.get("val_loss", [float("nan")])),
-                       "batch_size": config.batch_size}
-    write_run_info(out, run)
-    score_run(out)
-    return 0
-
-
-def score_run(run_dir: Path) -> dict:
-    """Test figures of the best epoch (what export ships) and of the last one (what the seed
-    evaluated), stored in run.json: loss/accuracy on the seed's test windows, and NLL per token
-    over whole test chorales with full context."""
-    from ..train import LAST, read_run_info, write_run_info
-
-    config, model, run = load_trained(run_dir)
-    compile_model(model, config)
-    splits = load_chorales(config.data, config.limit)
-    test = datasets(splits, config)["test"]
+def score(config: Config, best: keras.Model, last: keras.Model, data: TrainingData) -> dict:
+    """The seed's figures for the best epoch (what export ships) and the last one (what the seed
+    evaluated): loss/accuracy on the test windows, and NLL per token over whole test chorales
+    with full context."""
+    splits = load_chorales(config.source, config.limit)
+    test, chorales = datasets(splits, config)["test"], splits["test"]
     metrics = {"seed_reference": {"loss": 0.6426, "accuracy": 0.8196}}
-    for name, weights in (("best_epoch", None), ("last_epoch", Path(run_dir) / LAST)):
-        if weights is not None:
-            model.load_weights(weights)
+    for name, model in (("best_epoch", best), ("last_epoch", last)):
+        compile_model(model, config)
         loss, accuracy = model.evaluate(test, verbose=0)
         metrics[name] = {"test_windows": {"loss": float(loss), "accuracy": float(accuracy)},
-                         "test_chorales": chorale_nll(model, splits["test"])}
+                         "test_chorales": chorale_nll(model, chorales)}
         log.info("%s: test windows loss %.4f accuracy %.4f; whole chorales %s", name, loss,
                  accuracy, metrics[name]["test_chorales"])
-    run = read_run_info(run_dir)
-    run["metrics"] = metrics
-    write_run_info(run_dir, run)
     return metrics
 
 
-# --- export --------------------------------------------------------------------------------------
-def export(run_dir: Path, out_path: Path, **_):
-    """The trained graph itself is the window model: tokens [1, N] -> logits [1, N, 47]."""
-    import tempfile
-
-    import tensorflow as tf
-
-    from improvd.daemon.artifact import ModelInfo
-    from improvd.daemon.runner import load_runner
-    from improvd.export.to_onnx import convert, set_metadata
-    from improvd.export.verify import compare_logits
-
-    config, model, run = load_trained(run_dir)
-    # The tokenizer spec of this build (its live-input settings may be newer than the run's).
-    info = ModelInfo(recipe=NAME, kind="window", tokenizer=tokenizer(config).spec(),
-                     context_length=config.context_length, inputs={"tokens": "tokens"},
-                     outputs={"logits": "logits"},
-                     training={**run.get("training", {}), "data": run.get("data", {}),
-                               "config": run["config"], "machine": run.get("machine"),
-                               "command": run.get("command")},
-                     metrics=run.get("metrics", {}))
-    splits = load_chorales(config.data, limit=3)
-    with tempfile.TemporaryDirectory(prefix="improvd-export-") as tmp:
-        tmp_path = Path(tmp) / "model.onnx"
-        convert(model, [tf.TensorSpec([1, None], tf.int32, name="tokens")], tmp_path, info,
-                output_names=["logits"])
-        # Parity on held-out windows, through the daemon's own runner: last-token logits of
-        # each growing window against the Keras model on the same window.
-        runner = load_runner(tmp_path)
-        worst = 0.0
-        for chords in splits["test"][:2]:
-            ids = to_ids(chords)[: config.context_length + 8]
-            runner.reset()
-            got = np.stack([runner.advance(int(t)).copy() for t in ids])
-            want = np.stack([np.asarray(model(np.asarray(list(runner_window), np.int32)[None],
-                                              training=False))[0, -1]
-                             for runner_window in _windows(ids, config.context_length)])
-            worst = max(worst, compare_logits(want, got, what="ONNX window vs TF")["max_abs_diff"])
-        metrics = {**info.metrics, "parity": {"onnx_vs_tf_max_abs_diff": worst, "tol": 1e-4}}
-        info = dataclasses.replace(info, metrics=metrics)
-        set_metadata(tmp_path, info, Path(out_path))
-    print(f"exported {out_path}: window of {config.context_length} tokens, "
-          f"parity max |diff| {worst:.2e}")
-    return info
+def load_data(config: Config) -> TrainingData:
+    splits = load_chorales(config.source, config.limit)
+    data = datasets(splits, config)
+    summary = {"source": config.source, "chorales": {n: len(splits[n]) for n in SPLITS},
+               "windows": {n: data[f"{n}_windows"] for n in SPLITS}}
+    return TrainingData(tokenizer=tokenizer(config), train=data["train"], valid=data["valid"],
+                        sequences={n: [to_ids(c) for c in splits[n]] for n in SPLITS},
+                        summary=summary)
 
 
-def _windows(ids: np.ndarray, n: int):
-    for end in range(1, len(ids) + 1):
-        yield ids[max(0, end - n):end]
+class ChoraleWavenet(Recipe):
+    name = NAME
+    Config = Config
+
+    load_data = staticmethod(load_data)
+    build = staticmethod(build)
+    compile_model = staticmethod(compile_model)
+
+    def inference_graph(self, config: Config, model: keras.Model) -> InferenceGraph:
+        """The trained graph itself is the window model: tokens [1, n] -> logits [1, n, 47]."""
+        def last_logits(ids):
+            return np.asarray(model(ids, training=False))[0, -1]
+
+        return InferenceGraph(kind="window", function=model,
+                              context_length=config.context_length,
+                              reference=window_reference(last_logits, config.context_length),
+                              parity_tokens=config.context_length + 8)
+
+    def score(self, config: Config, best, last, data: TrainingData) -> dict:
+        return score(config, best, last, data)
+
+
+RECIPE = ChoraleWavenet()
 
 
 def generate(model_path, prompt, out, *, tokens: int = 56 * 4, **kwargs):
@@ -312,7 +229,7 @@ def generate(model_path, prompt, out, *, tokens: int = 56 * 4, **kwargs):
 
     prompt_tokens = None
     if prompt is None:
-        chorale = load_chorales(Config.data)["test"][2]
+        chorale = load_chorales(Config.source)["test"][2]
         prompt_tokens = to_ids(chorale[:16]).tolist()
     return generate_file(model_path, prompt, out, tokens=tokens, prompt_tokens=prompt_tokens,
                          **kwargs)

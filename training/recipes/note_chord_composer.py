@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from pathlib import Path
 
+import keras
+
+from ..recipe import InferenceGraph
 from . import ConfigError
 from . import note_chord_common as common
+from .note_chord_step import step_graph
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +43,6 @@ class Config(common.DataConfig):
 
 
 def build(config: Config, vocab_size: int):
-    import keras
-
     layers = [keras.Input(shape=(config.seq_len,), dtype="int32", name="tokens"),
               keras.layers.Rescaling(1.0 / vocab_size, name="scale"),
               keras.layers.Reshape((config.seq_len, 1), name="feature")]
@@ -59,16 +60,24 @@ def build(config: Config, vocab_size: int):
 
 
 def compile_model(model, config: Config) -> None:
-    import keras
-
     model.compile(optimizer=keras.optimizers.RMSprop(config.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
-def train(args) -> int:
-    import sys
+class NoteChordComposer(common.NoteChordRecipe):
+    name = NAME
+    Config = Config
 
-    return common.train(sys.modules[__name__], args)
+    build = staticmethod(build)
+    compile_model = staticmethod(compile_model)
+
+    def inference_graph(self, config: Config, model) -> InferenceGraph:
+        if config.export_kind == "window":
+            return super().inference_graph(config, model)
+        return step_graph(config, model)
+
+
+RECIPE = NoteChordComposer()
 
 
 def generate(model_path, prompt, out, *, tokens: int = 500, **kwargs) -> dict:
@@ -77,16 +86,3 @@ def generate(model_path, prompt, out, *, tokens: int = 500, **kwargs) -> dict:
     from ..generate import generate_file
 
     return generate_file(model_path, prompt, out, tokens=tokens, **kwargs)
-
-
-def export(run_dir: Path, out_path: Path, *, quantize: bool = False):
-    import sys
-
-    from ..train import read_run_info
-    from .note_chord_step import export_recurrent
-
-    recipe = sys.modules[__name__]
-    kind = read_run_info(Path(run_dir))["config"].get("export_kind", "recurrent")
-    if kind == "window":
-        return common.export(recipe, Path(run_dir), Path(out_path), quantize=quantize)
-    return export_recurrent(recipe, Path(run_dir), Path(out_path), quantize=quantize)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from pathlib import Path
+
+import keras
 
 from . import note_chord_common as common
 
@@ -35,8 +36,6 @@ class Config(common.DataConfig):
 
 
 def build(config: Config, vocab_size: int):
-    import keras
-
     layers = [keras.Input(shape=(config.seq_len,), dtype="int32", name="tokens"),
               keras.layers.Embedding(vocab_size, config.embed_dim, name="embedding")]
     for i, (filters, dilation) in enumerate(zip(config.filters, config.dilations)):
@@ -52,16 +51,19 @@ def build(config: Config, vocab_size: int):
 
 
 def compile_model(model, config: Config) -> None:
-    import keras
-
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
-def train(args) -> int:
-    import sys
+class NoteChordWavenet(common.NoteChordRecipe):
+    name = NAME
+    Config = Config
 
-    return common.train(sys.modules[__name__], args)
+    build = staticmethod(build)
+    compile_model = staticmethod(compile_model)
+
+
+RECIPE = NoteChordWavenet()
 
 
 def generate(model_path, prompt, out, *, tokens: int = 10, **kwargs) -> dict:
@@ -70,9 +72,3 @@ def generate(model_path, prompt, out, *, tokens: int = 10, **kwargs) -> dict:
     from ..generate import generate_file
 
     return generate_file(model_path, prompt, out, tokens=tokens, **kwargs)
-
-
-def export(run_dir: Path, out_path: Path, *, quantize: bool = False):
-    import sys
-
-    return common.export(sys.modules[__name__], Path(run_dir), Path(out_path), quantize=quantize)
