@@ -1,10 +1,10 @@
 """`improvd` command line: one entry, subcommands registered by the part that owns them.
 
 This is the one module that reaches all three layers (daemon <- training <- export): daemon
-commands (run, ports) live in daemon/commands.py; training commands (prepare, train, evaluate,
-generate) in training/commands.py; export commands (export, verify, quantize) in
-export/commands.py. Each `register(subparsers)` imports only argparse-level code, so `improvd run`
-never loads TensorFlow or music21: the heavy imports happen inside the training handlers.
+commands (run, ports) live in daemon/commands.py; training commands (train, evaluate, generate)
+in training/commands.py; export commands (export, verify, quantize) in export/commands.py.
+Each `register(subparsers)` imports only argparse-level code, so `improvd run` never loads
+TensorFlow or music21: the heavy imports happen inside the training handlers.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`improvd prepare | train | evaluate` on bad input: one clear line, exit 2, nothing written.
+"""`improvd train | evaluate` on bad input: one clear line, exit 2, nothing written.
 Plus the pieces of the training loop that need no training (config loading, help, registry)."""
 
 from __future__ import annotations
@@ -95,29 +95,9 @@ def test_shipped_config_sizes_load():
         load_config(NAME, "xl", Config)
 
 
-@pytest.mark.parametrize("command", ["prepare", "train", "evaluate", "export", "verify",
-                                     "quantize"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "export", "verify", "quantize"])
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         improvd(command, "--help")
     assert exit_.value.code == 0
     assert command in capsys.readouterr().out
-
-
-def test_prepare_writes_splits_of_a_midi_folder(tmp_path, midi_writer, capsys):
-    folder, out = tmp_path / "midi", tmp_path / "prepared"
-    for i in range(5):  # five short real MIDI files: a rising arpeggio each, distinct names
-        notes = [(60 + i + 4 * k, 90, 240 * k, 240 * k + 200) for k in range(6)]
-        midi_writer(folder / f"phrase_{i}.mid", notes)
-    assert improvd("prepare", "--source", folder, "--out", out, "--transpose", "1") == 0
-    for split in ("train", "valid", "test"):
-        assert (out / f"{split}.npz").is_file()
-    assert '"train"' in capsys.readouterr().out
-
-
-def test_prepare_of_an_empty_folder_writes_nothing(tmp_path, capsys):
-    empty, out = tmp_path / "empty", tmp_path / "prepared"
-    empty.mkdir()
-    assert improvd("prepare", "--source", empty, "--out", out) == 2
-    assert "no MIDI" in error_line(capsys)
-    assert not out.exists()

@@ -1,8 +1,7 @@
-"""training/dataset.py: split by piece, augmentation, tokenizing, windows, tf.data, prepare."""
+"""training/dataset.py: split by piece, augmentation, tokenizing, windows, tf.data."""
 
 from __future__ import annotations
 
-import json
 import random
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 from improvd.daemon.events import Event, Note, events_to_notes, notes_to_events
 from improvd.daemon.tokenizers.performance import PerformanceTokenizer
 from improvd.training import dataset
-from improvd.training.sources import Piece, SourceError, load_pieces
+from improvd.training.sources import Piece, load_pieces
 
 
 def _piece(name: str, notes=((60, 0.0, 0.5), (64, 0.5, 1.0))) -> Piece:
@@ -138,43 +137,3 @@ def test_to_tf_dataset_batches_inputs_and_targets():
     assert x.shape == (len(windows), 8) and np.array_equal(x[:, 1:], y[:, :-1])
     assert sorted(map(tuple, np.concatenate([x, y[:, -1:]], axis=1))) == \
         sorted(map(tuple, windows))  # shuffled, nothing lost
-
-
-# --- prepare --------------------------------------------------------------------------------------
-def test_prepare_writes_splits_and_summary(tmp_path, chorales, jsb_tgz):
-    tok = PerformanceTokenizer()
-    summary = dataset.prepare(f"jsb:{jsb_tgz}", tmp_path / "out", tok, cache_dir=None,
-                              augment_transpositions=(2,))
-    saved = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert saved == summary
-    assert {k: v["pieces"] for k, v in saved["splits"].items()} == \
-        {"train": 229, "valid": 76, "test": 77}
-    assert saved["splits"]["train"]["sequences"] == 2 * 229  # original + transposed
-    test = dataset.load_prepared(tmp_path / "out", "test")
-    expected = dataset.tokenize_split(dataset.split_pieces(chorales)["test"], tok)
-    assert len(test) == 77 and all(np.array_equal(a, b) for a, b in zip(test, expected))
-    assert saved["splits"]["test"]["tokens"] == sum(len(s) for s in expected)
-
-
-def test_prepare_bad_source_writes_nothing(tmp_path):
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(SourceError):
-        dataset.prepare(str(tmp_path / "empty"), tmp_path / "out", PerformanceTokenizer(),
-                        cache_dir=None)
-    assert not (tmp_path / "out").exists()
-
-
-def test_improvd_prepare_command(tmp_path, jsb_tgz, capsys, monkeypatch):
-    from improvd.daemon.__main__ import main
-
-    monkeypatch.chdir(tmp_path)  # the default cache folder is relative to the working directory
-    out = tmp_path / "prepared"
-    assert main(["prepare", "--source", f"jsb:{jsb_tgz}", "--out", str(out), "--limit", "20"]) == 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert sum(v["pieces"] for v in summary["splits"].values()) == 20
-    assert {p.name for p in out.iterdir()} == {"train.npz", "valid.npz", "test.npz",
-                                               "summary.json"}
-    (tmp_path / "empty").mkdir()
-    assert main(["prepare", "--source", str(tmp_path / "empty"), "--out", str(tmp_path / "x")]) == 2
-    assert "holds no MIDI" in capsys.readouterr().err
-    assert not (tmp_path / "x").exists()

@@ -1,4 +1,4 @@
-"""Training subcommands: `improvd prepare | train | evaluate`.
+"""Training subcommands: `improvd train | evaluate` (and `generate`, registered by its module).
 
 Only argparse at import time: TensorFlow and music21 load inside the handlers, so the daemon's
 own commands stay fast and light.
@@ -7,7 +7,6 @@ own commands stay fast and light.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from pathlib import Path
 
@@ -28,20 +27,6 @@ def user_errors():
         yield
     except (SourceError, ConfigError, UnknownRecipeError, RunDirError, ModelFileError) as exc:
         raise CommandError(str(exc)) from exc
-
-
-def _prepare(args) -> int:
-    with user_errors():
-        from improvd.daemon.tokenizers.performance import PerformanceTokenizer
-
-        from . import dataset
-
-        shifts = tuple(s for s in range(-args.transpose, args.transpose + 1) if s)
-        summary = dataset.prepare(args.source, Path(args.out), PerformanceTokenizer(),
-                                  augment_transpositions=shifts, stretches=tuple(args.stretch),
-                                  limit=args.limit)
-    print(json.dumps(summary["splits"], indent=2))
-    return 0
 
 
 def _train(args) -> int:
@@ -65,19 +50,6 @@ def _evaluate(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("prepare", help="parse, split and tokenize a source into .npz files",
-                       description="Load a source (music21 corpus, MIDI/ABC folder, jsb:<tgz>), "
-                       "split it by piece and write performance tokens per split.")
-    p.add_argument("--source", default="music21",
-                   help="music21, music21:<collection>, a MIDI/ABC folder or file, jsb:<tgz>")
-    p.add_argument("--out", required=True, help="folder for train/valid/test .npz")
-    p.add_argument("--limit", type=int, default=None, help="at most this many pieces")
-    p.add_argument("--transpose", type=int, default=0,
-                   help="augment the train split by -N..+N semitones")
-    p.add_argument("--stretch", type=float, action="append", default=[],
-                   help="augment the train split with this tempo factor (repeatable)")
-    p.set_defaults(handler=_prepare)
-
     p = sub.add_parser("train", help="train a recipe into a run directory",
                        description="Train a model; the run directory gets checkpoints, history, "
                        "loss.png, TensorBoard logs and run.json (all export needs).")

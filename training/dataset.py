@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import logging
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from improvd.daemon.atomic import atomic_open, write_text_atomic
 from improvd.daemon.events import Event
 
-from .sources import Piece, load_source
+from .sources import Piece
 
 log = logging.getLogger(__name__)
 
@@ -167,49 +164,3 @@ def to_tf_dataset(windows: np.ndarray, batch_size: int, shuffle: bool, seed: int
     ds = ds.batch(batch_size)
     ds = ds.map(lambda w: (w[:, :-1], w[:, 1:]), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
-
-
-# --- improvd prepare -----------------------------------------------------------------------------
-def prepare(source: str, out_dir: Path, tokenizer, *, valid_fraction: float = 0.1,
-            test_fraction: float = 0.1, augment_transpositions: Sequence[int] = (),
-            stretches: Sequence[float] = (), cache_dir: Path | None = Path(".cache/improvd"),
-            workers: int | None = None, limit: int | None = None) -> dict:
-    """Load, split and tokenize a source; write <out_dir>/{train,valid,test}.npz (arrays
-    `tokens` (all pieces end to end), `offsets` (where each piece starts, plus the end) and
-    `names`) and summary.json. Every file is written whole or not at all."""
-    loaded = load_source(source, cache_dir=cache_dir, workers=workers, limit=limit)
-    splits = split_pieces(loaded.pieces, valid_fraction, test_fraction)
-    summary = {"source": source, "tokenizer": tokenizer.spec(),
-               "skipped_pieces": [{"name": n, "reason": r} for n, r in loaded.skipped],
-               "splits": {}}
-    arrays = {}
-    for split in SPLITS:
-        aug = {} if split != "train" else {"augment_transpositions": augment_transpositions,
-                                           "stretches": stretches}
-        seqs = tokenize_split(splits[split], tokenizer, **aug)
-        lengths = [len(s) for s in seqs]
-        arrays[split] = {
-            "tokens": np.concatenate(seqs) if seqs else np.zeros(0, np.int32),
-            "offsets": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-            "names": np.array([p.name for p in splits[split]]),
-        }
-        summary["splits"][split] = {"pieces": len(splits[split]), "sequences": len(seqs),
-                                    "tokens": int(sum(lengths))}
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for split, arr in arrays.items():
-        with atomic_open(out_dir / f"{split}.npz", "wb") as f:
-            np.savez_compressed(f, **arr)
-    write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=2))
-    log.info("prepared %s in %s: %s", source, out_dir,
-             ", ".join(f"{s} {v['pieces']} pieces / {v['tokens']} tokens"
-                       for s, v in summary["splits"].items()))
-    return summary
-
-
-def load_prepared(out_dir: Path, split: str) -> list[np.ndarray]:
-    """The token arrays `prepare` wrote for one split, one per sequence."""
-    with np.load(Path(out_dir) / f"{split}.npz") as data:
-        tokens, offsets = data["tokens"], data["offsets"]
-    return [tokens[a:b].astype(np.int32) for a, b in zip(offsets[:-1], offsets[1:])]
-
