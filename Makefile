@@ -31,7 +31,10 @@ venv-full: $(PY)
 run: system-deps venv-runtime
 	$(VENV)/bin/python contrib/run_with_jack.py $(VENV)/bin/improvd run $(ARGS)
 
+# The import contracts first (pyproject [tool.importlinter]: layers, no training stack in the
+# daemon), then the tests.
 test: system-deps venv-full
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 
 # Retrains the shipped model (see models/default.md for the figures of the shipped run).
