@@ -14,8 +14,8 @@ import json
 import logging
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from improvd.daemon.jackd import JackServer, unique
 

@@ -17,16 +17,22 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
 from improvd.daemon.jackd import unique
 from improvd.daemon.metrics import read_metrics
 from improvd.testsupport.daemon_process import Daemon
 from improvd.testsupport.midi_peer import MidiPeer
 
 from . import common
-from .harness import (PortProbe, calls_over_after, cpu_seconds, dropped_messages, memory_mb,
-                      private_jack_server, rss_mb, write_config)
+from .harness import (
+    PortProbe,
+    calls_over_after,
+    cpu_seconds,
+    dropped_messages,
+    memory_mb,
+    private_jack_server,
+    rss_mb,
+    write_config,
+)
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +161,8 @@ def engine_capacity(model, events: int, rounds: int = 2) -> dict:
 
     runs: dict[str, list[dict]] = {"plain": [], "metrics": []}
     for _ in range(rounds):
-        for mode in runs:
-            runs[mode].append(events_per_second(model, events, metrics=mode == "metrics"))
+        for mode, got in runs.items():
+            got.append(events_per_second(model, events, metrics=mode == "metrics"))
     return {mode: {"events_per_s": statistics.median(r["events_per_s"] for r in got),
                    "model_steps_per_event": got[0]["model_steps_per_event"]}
             for mode, got in runs.items()} | {"events": events, "rounds": rounds}

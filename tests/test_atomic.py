@@ -5,6 +5,7 @@ import os
 import stat
 
 import pytest
+
 from improvd.daemon.atomic import (
     atomic_open,
     atomic_path,

@@ -15,10 +15,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 if str(PROJECT_ROOT) not in sys.path:  # bench/ is a top-level folder, not an installed package
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from bench.e2e_latency import measure  # noqa: E402
-from bench.harness import calls_over_after, dropped_messages  # noqa: E402
+from bench.e2e_latency import measure
+from bench.harness import calls_over_after, dropped_messages
+from improvd.daemon.metrics import Metrics
 
-from improvd.daemon.metrics import Metrics  # noqa: E402
 BENCHMARKS = ("e2e_latency", "process", "inference", "markov_peer", "training_throughput")
 
 
@@ -59,10 +59,8 @@ def test_a_poll_of_the_metrics_tail_finds_the_calls_over_after_an_instant(tmp_pa
 
 
 def test_the_daemons_drop_count_is_its_latest_warning():
-    log = "\n".join([
-        "12:00:00 WARNING improvd.daemon.engine: input flood: dropped 7 messages so far",
-        "12:00:01 WARNING improvd.daemon.engine: input flood: dropped 19 messages so far",
-    ])
+    log = ("12:00:00 WARNING improvd.daemon.engine: input flood: dropped 7 messages so far\n"
+           "12:00:01 WARNING improvd.daemon.engine: input flood: dropped 19 messages so far\n")
     assert dropped_messages(log) == 19 and dropped_messages("") == 0
 
 

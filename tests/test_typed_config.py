@@ -37,8 +37,8 @@ def test_a_table_becomes_a_typed_frozen_dataclass(tmp_path):
     ({"units": 2.5}, r"units must be a int, not 2.5"),
     ({"augment": 1}, r"augment must be a bool, not 1"),
     ({"layers": "64"}, r"layers must be a tuple"),
-    ({"kind": "recurent"}, r"kind must be one of recurrent, window, not 'recurent' "
-                           r"\(did you mean 'recurrent'\?\)"),
+    ({"kind": "recurent"}, (r"kind must be one of recurrent, window, not 'recurent' "
+                            r"\(did you mean 'recurrent'\?\)")),
 ])
 def test_each_bad_value_names_its_key_and_what_it_accepts(values, message):
     with pytest.raises(ConfigError, match=message):

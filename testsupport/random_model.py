@@ -14,8 +14,14 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from improvd.daemon.artifact import (LOGITS_OUTPUT, RECURRENT, TOKEN_INPUT, build_info,
-                                     lstm_states, set_metadata_props)
+from improvd.daemon.artifact import (
+    LOGITS_OUTPUT,
+    RECURRENT,
+    TOKEN_INPUT,
+    build_info,
+    lstm_states,
+    set_metadata_props,
+)
 from improvd.daemon.atomic import atomic_path
 from improvd.daemon.tokenizers.performance import PerformanceTokenizer
 

@@ -11,11 +11,12 @@ Every tokenizer offers:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from .note_chord import NoteChordTokenizer
 from .abc_chars import AbcCharsTokenizer
 from .chorale_arpeggio import ChoraleArpeggioTokenizer
+from .note_chord import NoteChordTokenizer
 from .performance import PerformanceTokenizer
 
 # name -> constructor taking the spec dict: every tokenizer this build can rebuild from a model.

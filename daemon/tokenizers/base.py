@@ -3,7 +3,8 @@ training (whole pieces) and the daemon (one event at a time) can never tokenize 
 
 from __future__ import annotations
 
-from typing import ClassVar, Iterable
+from collections.abc import Iterable
+from typing import ClassVar
 
 from ..events import Event
 
