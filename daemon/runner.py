@@ -56,15 +56,14 @@ def open_session(path: str | Path, provider: str = "cpu", threads: int = 1):
     return session, info
 
 
-class OnnxRunner:
-    """What every runner offers: info, tokenizer, vocab_size, advance(token) -> logits (also kept
-    in .logits), steps, reset(). Subclasses keep their context and run their graph."""
+class Runner:
+    """What the engine plays: tokenizer, vocab_size, advance(token) -> the logits for the next
+    token (also kept in .logits), steps, reset(). The ONNX runners below implement it, and so can
+    stand-ins that are not models (baselines)."""
 
-    def __init__(self, session, info: ModelInfo):
-        self.session = session
-        self.info = info
-        self.tokenizer = tokenizers.from_spec(info.tokenizer)
-        self.vocab_size = self.tokenizer.vocab_size
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.vocab_size = tokenizer.vocab_size
         self.reset()
 
     def reset(self) -> None:
@@ -73,6 +72,15 @@ class OnnxRunner:
 
     def advance(self, token: int) -> np.ndarray:
         raise NotImplementedError
+
+
+class OnnxRunner(Runner):
+    """A Runner over an exported model: its session, and the ModelInfo it was loaded with."""
+
+    def __init__(self, session, info: ModelInfo):
+        self.session = session
+        self.info = info
+        super().__init__(tokenizers.from_spec(info.tokenizer))
 
 
 class OnnxRecurrentRunner(OnnxRunner):
