@@ -33,8 +33,8 @@ from . import jack
 from .events import Event
 from .midi_events import to_event, to_message
 
-__all__ = ["MidiInput", "MidiOutput", "PortError", "choose_backend", "list_ports",
-           "panic_messages", "to_event", "to_message"]  # to_event: the engine's default converter
+__all__ = ["MidiInput", "MidiOutput", "PortError", "choose_backend", "list_ports", "to_event",
+           "to_message"]  # to_event: the engine's default converter
 
 log = logging.getLogger(__name__)
 
@@ -304,15 +304,3 @@ class MidiOutput(_Port):
             if self._rts:  # JACK sends what we wrote on its next cycle: give it two
                 time.sleep(2 * self.period_s + 0.005)
             super().close()
-
-
-def panic_messages(sounding: Iterable[tuple[int, int]], channels: Iterable[int] = ()) -> list:
-    """Note-off for each sounding (channel, pitch), then All Notes Off (CC123) per channel.
-
-    `channels` adds channels that get CC123 even with nothing known to sound (the output channel).
-    """
-    sounding = sorted(set(sounding))
-    messages = [mido.Message("note_off", channel=ch, note=p, velocity=0) for ch, p in sounding]
-    for ch in sorted({ch for ch, _ in sounding} | set(channels)):
-        messages.append(mido.Message("control_change", channel=ch, control=123, value=0))
-    return messages

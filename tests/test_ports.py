@@ -204,19 +204,6 @@ def test_no_backend_says_what_to_start(server, monkeypatch):
             ports.list_ports()
 
 
-def test_panic_closes_every_sounding_note_and_sends_all_notes_off():
-    msgs = ports.panic_messages([(0, 60), (3, 61), (0, 60), (0, 64)], channels=[1])
-    assert msgs == [
-        mido.Message("note_off", channel=0, note=60, velocity=0),
-        mido.Message("note_off", channel=0, note=64, velocity=0),
-        mido.Message("note_off", channel=3, note=61, velocity=0),
-        mido.Message("control_change", channel=0, control=123, value=0),
-        mido.Message("control_change", channel=1, control=123, value=0),
-        mido.Message("control_change", channel=3, control=123, value=0),
-    ]
-    assert ports.panic_messages([]) == []
-
-
 def test_messages_read_together_keep_their_spacing():
     """The input thread may find several messages waiting; rtmidi's deltas restore their times."""
     got = []
