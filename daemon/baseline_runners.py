@@ -1,0 +1,76 @@
+"""Baseline "models" for judging answers: runners with the ONNX runners' interface (tokenizer,
+vocab_size, advance(token) -> logits, logits, reset()) over the performance tokenizer, so they
+answer through the same engine, steering and sampler as a trained model.
+
+  UniformRunner  flat logits: every legal token alike. What comes out is random notes; once
+                 steering applies, random notes in the call's key, range and tempo.
+  EchoRunner     puts its mass on replaying the call: after it has heard as many tokens as the
+                 call has, it predicts the call's tokens again from the first, one per step.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from .events import Event
+from .tokenizers.performance import PerformanceTokenizer
+
+log = logging.getLogger(__name__)
+
+ECHO_LOGIT = 30.0  # e^30 against a few hundred other tokens at 0: the echo is all but certain
+
+
+class UniformRunner:
+    """Every token equally likely; whatever shapes the answer is the mask and the steering."""
+
+    def __init__(self, tokenizer=None):
+        self.tokenizer = tokenizer or PerformanceTokenizer()
+        self.vocab_size = self.tokenizer.vocab_size
+        self.reset()
+
+    def reset(self) -> None:
+        self.logits = np.zeros(self.vocab_size, dtype=np.float32)
+        self.steps = 0
+
+    def advance(self, token: int) -> np.ndarray:
+        self.steps += 1
+        return self.logits
+
+
+class EchoRunner:
+    """Replays the call's own token stream as the answer.
+
+    The engine tokenizes the call as it hears it, with the tokenizer's streaming encoder from the
+    call's first event; `call_tokens` is the same stream (tokenizer.encode of the call), so once
+    that many tokens have been fed the call is over and every later step predicts the next call
+    token. Where the engine forbids that token (a note-off the engine already closed), the sampler
+    takes another and the echo goes on with the call's next token, so it stays in time.
+    """
+
+    def __init__(self, call_tokens: Sequence[int], tokenizer=None):
+        if not call_tokens:
+            raise ValueError("an echo needs a call to repeat")
+        self.tokenizer = tokenizer or PerformanceTokenizer()
+        self.vocab_size = self.tokenizer.vocab_size
+        self.call_tokens = [int(t) for t in call_tokens]
+        self.reset()
+
+    @classmethod
+    def for_call(cls, call_events: Sequence[Event], tokenizer=None) -> EchoRunner:
+        tokenizer = tokenizer or PerformanceTokenizer()
+        return cls(tokenizer.encode(list(call_events)), tokenizer)
+
+    def reset(self) -> None:
+        self.steps = 0
+        self.logits = np.zeros(self.vocab_size, dtype=np.float32)
+
+    def advance(self, token: int) -> np.ndarray:
+        self.steps += 1
+        heard = len(self.call_tokens)
+        self.logits = np.zeros(self.vocab_size, dtype=np.float32)
+        if self.steps >= heard:  # the next token is the echo's (steps - heard)-th
+            self.logits[self.call_tokens[(self.steps - heard) % heard]] = ECHO_LOGIT
+        return self.logits
