@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .events import Event
+from .runner import Runner
 from .tokenizers.performance import PerformanceTokenizer
 
 log = logging.getLogger(__name__)
@@ -23,24 +24,18 @@ log = logging.getLogger(__name__)
 ECHO_LOGIT = 30.0  # e^30 against a few hundred other tokens at 0: the echo is all but certain
 
 
-class UniformRunner:
+class UniformRunner(Runner):
     """Every token equally likely; whatever shapes the answer is the mask and the steering."""
 
     def __init__(self, tokenizer=None):
-        self.tokenizer = tokenizer or PerformanceTokenizer()
-        self.vocab_size = self.tokenizer.vocab_size
-        self.reset()
-
-    def reset(self) -> None:
-        self.logits = np.zeros(self.vocab_size, dtype=np.float32)
-        self.steps = 0
+        super().__init__(tokenizer or PerformanceTokenizer())
 
     def advance(self, token: int) -> np.ndarray:
         self.steps += 1
         return self.logits
 
 
-class EchoRunner:
+class EchoRunner(Runner):
     """Replays the call's own token stream as the answer.
 
     The engine tokenizes the call as it hears it, with the tokenizer's streaming encoder from the
@@ -53,19 +48,13 @@ class EchoRunner:
     def __init__(self, call_tokens: Sequence[int], tokenizer=None):
         if not call_tokens:
             raise ValueError("an echo needs a call to repeat")
-        self.tokenizer = tokenizer or PerformanceTokenizer()
-        self.vocab_size = self.tokenizer.vocab_size
         self.call_tokens = [int(t) for t in call_tokens]
-        self.reset()
+        super().__init__(tokenizer or PerformanceTokenizer())
 
     @classmethod
     def for_call(cls, call_events: Sequence[Event], tokenizer=None) -> EchoRunner:
         tokenizer = tokenizer or PerformanceTokenizer()
         return cls(tokenizer.encode(list(call_events)), tokenizer)
-
-    def reset(self) -> None:
-        self.steps = 0
-        self.logits = np.zeros(self.vocab_size, dtype=np.float32)
 
     def advance(self, token: int) -> np.ndarray:
         self.steps += 1
