@@ -10,12 +10,14 @@ trained model from it for export, verify and the recipe's own figures.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,7 @@ from .run_dir import (
     save_splits,
     write_run_info,
 )
-from .train import Schedule, fit, is_chief, machine_summary, strategy_scope
+from .train import Schedule, fit, is_chief, machine_summary, make_strategy
 
 log = logging.getLogger(__name__)
 
@@ -43,34 +45,49 @@ def train(recipe: Recipe, args) -> int:
     """Trains `recipe` as the parsed `improvd train` arguments say, into args.out."""
     out = Path(args.out)
     config = resolve_config(recipe, args)
+    # First: a multi-worker strategy must be set up before TensorFlow runs anything else.
+    strategy = make_strategy(args.strategy)
+    log.info("strategy %s with %d replica(s)", args.strategy, strategy.num_replicas_in_sync)
     keras.utils.set_random_seed(config.seed)
     data = recipe.load_data(config)  # before touching `out`: bad data leaves nothing behind
     log.info("data: %s", {k: v for k, v in data.summary.items() if not isinstance(v, list)})
-    with strategy_scope(args.strategy) as strategy:
+    with strategy.scope():
         model = recipe.build(config, data.tokenizer.vocab_size)
         recipe.compile_model(model, config)
-    # Multi-worker: every worker trains, only the chief keeps what it writes.
-    run_dir = out if is_chief() else Path(tempfile.mkdtemp(prefix="improvd-worker-"))
     previous = read_run_info(out).get("training", {}) if args.resume else {}
     run = {"recipe": recipe.name, "size": args.size, "config": dataclasses.asdict(config),
            "tokenizer": data.tokenizer.spec(), "data": data.summary,
            "architecture": describe_layers(model), "parameters": model.count_params(),
            "strategy": args.strategy, "replicas": strategy.num_replicas_in_sync,
            "machine": machine_summary(), "command": _command_line()}
-    write_run_info(run_dir, run)
-    save_splits(run_dir, data.sequences)
-    train_ds = data.train
-    if args.resume and data.whole_run:  # go on with the batches the finished epochs did not see
-        train_ds = train_ds.skip(epochs_done(run_dir) * config.steps_per_epoch)
-    started = time.monotonic()
-    history = fit(model, train_ds, data.valid, run_dir, schedule(config), resume=args.resume)
-    run["training"] = training_summary(history, config, time.monotonic() - started, previous)
-    run["metrics"] = recipe.score(config, load_best(recipe, config, data, run_dir), model, data)
-    write_run_info(run_dir, run)
-    if run_dir != out:
-        shutil.rmtree(run_dir, ignore_errors=True)
+    with _writable_run_dir(out) as run_dir:
+        write_run_info(run_dir, run)
+        save_splits(run_dir, data.sequences)
+        train_ds = data.train
+        if args.resume and data.whole_run:  # go on with the batches the last run did not see
+            train_ds = train_ds.skip(epochs_done(run_dir) * config.steps_per_epoch)
+        started = time.monotonic()
+        history = fit(model, train_ds, data.valid, run_dir, schedule(config), resume=args.resume)
+        run["training"] = training_summary(history, config, time.monotonic() - started, previous)
+        run["metrics"] = recipe.score(config, load_best(recipe, config, data, run_dir), model,
+                                      data)
+        write_run_info(run_dir, run)
     log.info("trained %s; figures %s", run["training"], run["metrics"])
     return 0
+
+
+@contextlib.contextmanager
+def _writable_run_dir(out: Path) -> Iterator[Path]:
+    """Multi-worker: every worker trains, only the chief keeps what it writes (the others write
+    to a scratch folder, removed afterwards)."""
+    if is_chief():
+        yield out
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="improvd-worker-"))
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def resolve_config(recipe: Recipe, args):

@@ -2,7 +2,8 @@
 (BackupAndRestore for --resume, CSVLogger for the history, ModelCheckpoint for the best epoch,
 EarlyStopping, TensorBoard) and two of ours (a wall-time budget, the loss plot).
 
-    with strategy_scope("mirrored") as strategy:   # build and compile under the strategy
+    strategy = make_strategy("mirrored")       # build and compile under the strategy
+    with strategy.scope():
         model = recipe.build(config, vocab_size); recipe.compile_model(model, config)
     history = fit(model, train_ds, valid_ds, run_dir, Schedule(epochs=20, ...))
 
@@ -11,7 +12,6 @@ What lands in the run directory is listed in run_dir.py.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import logging
@@ -19,7 +19,6 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +34,7 @@ STRATEGIES = ("default", "mirrored", "multiworker")
 
 # --- distribution --------------------------------------------------------------------------------
 def make_strategy(name: str) -> tf.distribute.Strategy:
+    """Build and compile the model inside `make_strategy(name).scope()`."""
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
@@ -47,15 +47,6 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         # Reads the cluster from TF_CONFIG; with no TF_CONFIG it is a single local worker.
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
-
-
-@contextlib.contextmanager
-def strategy_scope(name: str) -> Iterator[tf.distribute.Strategy]:
-    """`with strategy_scope("mirrored") as strategy:` build and compile the model inside."""
-    strategy = make_strategy(name)
-    log.info("strategy %s with %d replica(s)", name, strategy.num_replicas_in_sync)
-    with strategy.scope():
-        yield strategy
 
 
 def is_chief() -> bool:
@@ -164,12 +155,30 @@ def fit(model: keras.Model, train_ds, valid_ds, run_dir: Path, schedule: Schedul
         train_ds = train_ds.repeat()  # an epoch is then a fixed number of steps, not one pass
     if schedule.validation_steps is not None and valid_ds is not None:
         valid_ds = valid_ds.repeat()
-    model.fit(train_ds, validation_data=valid_ds, epochs=schedule.epochs,
-              steps_per_epoch=schedule.steps_per_epoch,
-              validation_steps=schedule.validation_steps,
-              callbacks=_callbacks(run_dir, schedule, read_history(run_dir, done)),
-              verbose=1 if sys.stdout.isatty() else 2)
+    strategy = model.distribute_strategy
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _fit_across_workers(model)
+    with strategy.scope():
+        model.fit(train_ds, validation_data=valid_ds, epochs=schedule.epochs,
+                  steps_per_epoch=schedule.steps_per_epoch,
+                  validation_steps=schedule.validation_steps,
+                  callbacks=_callbacks(run_dir, schedule, read_history(run_dir, done)),
+                  verbose=1 if sys.stdout.isatty() else 2)
     return read_history(run_dir)
+
+
+def _fit_across_workers(model: keras.Model) -> None:
+    """Keras 3's fit does two things MultiWorkerMirroredStrategy refuses (keras-team/keras
+    #20585): it averages a batch of int token ids across the workers to build the model eagerly,
+    and averages each step's scalar metrics along axis 0, which they lack. Left to the enclosing
+    scope, the strategy is the same but the build happens in the traced step; given an axis, the
+    step metrics average fine. The epoch's figures (history, checkpoints, early stopping) are
+    read from the metrics' variables, which add up every worker's share."""
+    model._distribute_strategy = None
+    for name in ("train_step", "test_step"):
+        step = getattr(model, name)
+        setattr(model, name, lambda data, step=step: {k: tf.reshape(v, [1])
+                                                      for k, v in step(data).items()})
 
 
 def _start(run_dir: Path, resume: bool) -> int:
