@@ -67,6 +67,7 @@ class CallAnalysis:
     accents: tuple[float, ...]  # mean velocity offset per tatum position in the beat
     swell: float  # velocity change per second over the call (crescendo > 0)
     articulation: float  # median sounding length / time to the next onset
+    long_note: float  # 90th percentile of the call's note lengths, seconds
     notes: int
     start: float
     end: float  # last note-off (or the last onset, if keys are still held)
@@ -132,6 +133,7 @@ def analyze_notes(notes: list[Note], earlier: list[Note] = (),
         accents=_accents(pulse, starts, velocities),
         swell=_swell(starts, velocities),
         articulation=_articulation(notes, onsets),
+        long_note=float(np.percentile(lengths, 90)),
         notes=len(notes),
         start=float(starts[0]),
         end=float(max(n.end for n in notes)),

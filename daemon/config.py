@@ -79,6 +79,7 @@ class SteeringConfig:
     pulse: float = _field(1.0, lo=0.0, hi=1.0)  # onsets on the call's grid subdivisions
     register: float = _field(0.8, lo=0.0, hi=1.0)  # within the call's range of notes
     texture: float = _field(1.0, lo=0.0, hi=1.0)  # as many notes at once as the call
+    articulation: float = _field(1.0, lo=0.0, hi=1.0)  # notes no longer than the call's
     dynamics: float = _field(1.0, lo=0.0, hi=1.0)  # the call's level, accents and swell
     groove: float = _field(1.0, lo=0.0, hi=1.0)  # the call's micro-timing (swing, push, lay back)
     phrase_end: float = _field(1.0, lo=0.0, hi=1.0)  # end on the grid, notes released, stable tone

@@ -261,6 +261,13 @@ class Engine:
                                              r.first_note_due is not None)
             token = self.sampler.sample(logits, mask)
             kind, value = self.tok.describe(token)
+            wait = steer.steps_to_grid(ctx.response_time) if kind == "note_on" and steer else 0
+            if wait and ctx.response_time + wait * step_s > r.end - step_s / 2:
+                # No grid point left before the end: the phrase is over, hold to the end.
+                token, kind, value = self.tok.time_shift(to_end), "time_shift", to_end
+            elif wait:  # pulse lock: the onset waits for the next grid point; the model hears so
+                self._schedule(ctx.play(self.tok.time_shift(wait)))
+                r.tokens_at_instant = 0
             if kind == "time_shift":
                 if value > to_end:  # a hold past the end: cut it there, and tell the model so
                     token, value = self.tok.time_shift(to_end), to_end

@@ -7,8 +7,10 @@ reshapes the model's next-token distribution with additive logit biases (never b
   register    note-ons beyond the call's range (10th-90th percentile, a fourth either side) lose
               a nat per semitone, and a gentle pull keeps the answer around the call's median
   texture     a note-on that would make more notes sound than the call did loses up to 6 nats
-  pulse       note-ons only where the call's grid (with its groove) has a point; time shifts
-              prefer to land on grid points
+  articulation  a note held past the call's long notes (90th percentile) is pushed to end
+  pulse       a note-on the model draws between two grid points waits for the next one (the
+              engine tells the model that wait), so onsets land on the call's grid, with its
+              groove, while the model keeps its own density and its note-offs their articulation
   phrase_end  in the last beat: stable tones of the key, notes released before the end, no new
               notes in the last tatum
 
@@ -50,6 +52,7 @@ class Steering:
         self._pitch_bias = self._note_bias(analysis)
         self._stable = self._stable_bias(analysis)
         self.texture = max(1, round(analysis.texture)) if analysis is not None else 32
+        self._struck: dict[int, float] = {}  # sounding answer pitches -> when they started
         self.locked = on_pulse and self.pulse is not None and cfg.pulse > 0
 
     # --- what stays the same for the whole answer ---------------------------------------------
@@ -64,7 +67,8 @@ class Steering:
         if self.cfg.register > 0:
             low, median, high = a.register
             beyond = np.maximum(low - REGISTER_MARGIN - pitches, pitches - high - REGISTER_MARGIN)
-            bias -= self.cfg.register * (np.maximum(beyond, 0) + 2.0 * ((pitches - median) / 12) ** 2)
+            pull = 6.0 * ((pitches - median) / 12) ** 2  # 0.5 nat at a third, 2 at a fifth
+            bias -= self.cfg.register * (np.maximum(beyond, 0) + pull)
         return bias
 
     def _stable_bias(self, a: CallAnalysis | None) -> np.ndarray:
@@ -82,9 +86,14 @@ class Steering:
         offsets = np.asarray(p.offsets or (0.0,) * p.subdivision)
         return p.origin + (n + self.cfg.groove * offsets[n % p.subdivision]) * p.tatum_s
 
-    def _grid_distance(self, times: np.ndarray) -> np.ndarray:
-        grid = self.grid_points(times.min(), times.max())
-        return np.abs(times[:, None] - grid[None, :]).min(axis=1)
+    def steps_to_grid(self, now: float) -> int:
+        """Token steps from `now` to the next grid point (0 when `now` is on one)."""
+        if not self.locked:
+            return 0
+        grid = self.grid_points(now, now + self.pulse.tatum_s)
+        later = grid[grid >= now - SNAP_S]
+        wait = later[0] - now if len(later) else 0.0
+        return 0 if wait <= SNAP_S else max(1, round(wait / self.tok.step_s))
 
     # --- per token ------------------------------------------------------------------------------
     def bias(self, now: float, sounding: set[int], started: bool) -> np.ndarray:
@@ -103,12 +112,13 @@ class Steering:
                 on -= 6.0 * self.cfg.phrase_end
             if sounding and to_end <= beat / 2:
                 bias[self._off] += 2.0 * self.cfg.phrase_end
-        if self.locked:
-            if self._grid_distance(np.array([now]))[0] > SNAP_S:
-                on -= 8.0 * self.cfg.pulse
-            landing = now + self._shift_s
-            off_grid = self._grid_distance(landing) > SNAP_S
-            bias[self._shift] -= np.where(off_grid, 3.0 * self.cfg.pulse, 0.0).astype(np.float32)
+        if self.analysis is not None and self.cfg.articulation > 0:
+            limit = 1.5 * self.analysis.long_note
+            for p in sounding:
+                overdue = (now - self._struck.get(p, now)) / limit - 1.0
+                if overdue > 0:
+                    bias[self.tok.note_off_offset + p] += self.cfg.articulation * min(
+                        6.0, 2.0 + 4.0 * overdue)
         if sounding and to_end > 0:
             # A hold that runs past the end would be cut there: release first.
             past = (now + self._shift_s) > self.end - 0.001
@@ -124,6 +134,10 @@ class Steering:
             nearest = grid[np.argmin(np.abs(grid - t))]
             if abs(nearest - t) <= SNAP_S:
                 t = float(nearest)
+        if e.is_note_on:
+            self._struck[e.pitch] = t
+        elif e.is_note_off:
+            self._struck.pop(e.pitch, None)
         if e.is_note_on and self.analysis is not None and self.cfg.dynamics > 0:
             return dataclasses.replace(e, time=t, velocity=self._velocity(e.velocity, t))
         return dataclasses.replace(e, time=t) if t != e.time else e

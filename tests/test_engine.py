@@ -62,7 +62,7 @@ class Rig:
         self.now = 100.0
         self.out = FakeOutput(lambda: self.now)
         self.runner = load_runner(model_path)
-        off = {f"steering.{k}": 0.0 for k in ("scale", "pulse", "register", "texture",
+        off = {f"steering.{k}": 0.0 for k in ("scale", "pulse", "register", "texture", "articulation",
                                                "dynamics", "groove", "phrase_end")}
         config = Config().with_overrides(**{"sampling.seed": 1, "answer_start": "now",
                                             "end_on_pulse": False, **off, **overrides})
