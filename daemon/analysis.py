@@ -34,6 +34,7 @@ _PROFILES = np.stack([np.roll(p, k) for p in (_MAJOR, _MINOR) for k in range(12)
 # Scale steps: major, and natural minor with the raised leading tone melodies use.
 SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10, 11)}
 EARLIER_CALL_WEIGHT = 0.5  # each older call counts half as much toward the key
+CALL_WINDOW = 96  # notes of a long call that are analysed: the recent ones (bounds the cost)
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ class CallAnalyzer:
 
     def __init__(self, history: int = 256):
         self._open: dict[tuple[int, int], tuple[float, int]] = {}  # (channel, pitch) -> start
-        self._call: list[Note] = []
+        self._call: deque[Note] = deque(maxlen=CALL_WINDOW)
         self._earlier: deque[tuple[Note, float]] = deque(maxlen=history)
         self._cached: CallAnalysis | None = None
         self._onsets: deque[float] = deque(maxlen=9)  # recent onsets (a chord counts once)
@@ -203,23 +204,28 @@ class CallAnalyzer:
         if self._cached is None:
             held = [Note(p, v, s, max(s, now if now is not None else s))
                     for (_, p), (s, v) in self._open.items()]
-            notes = self._call + held
+            notes = list(self._call) + held
             if not notes:
                 return None
             self._cached = analyze_notes(notes, [n for n, _ in self._earlier],
                                          [w for _, w in self._earlier])
         return self._cached
 
-    def call_end_due(self) -> float | None:
+    def call_end_due(self, now: float | None = None) -> float | None:
         """When the call counts as over by its pulse: every key is up and no onset came where
         one was due (a beat, or the longest recent gap if longer, plus a quarter beat's grace).
-        None when the call shows no pulse (silence alone decides)."""
+        None when the call shows no pulse (silence alone decides). The analysis costs a few
+        ms, so it is made only when asked with `now` (the engine asks when no input waits)
+        and the player has paused longer than any recent gap: nothing can be due before."""
         if self._open or len(self._onsets) < 4:
+            return None
+        longest_gap = float(np.diff(self._onsets).max())
+        if self._cached is None and (now is None or now < self._onsets[-1] + longest_gap):
             return None
         a = self.analysis()
         if a is None or a.pulse is None:
             return None
-        gap = max(a.pulse.beat_s, float(np.diff(self._onsets).max()))
+        gap = max(a.pulse.beat_s, longest_gap)
         return self._onsets[-1] + gap + 0.25 * a.pulse.beat_s
 
     def end_call(self) -> CallAnalysis | None:
@@ -228,7 +234,7 @@ class CallAnalyzer:
         self._earlier = deque(((n, w * EARLIER_CALL_WEIGHT) for n, w in self._earlier),
                               maxlen=self._earlier.maxlen)
         self._earlier.extend((n, 1.0) for n in self._call)
-        self._call = []
+        self._call.clear()
         self._onsets.clear()
         self._cached = None
         return result

@@ -75,18 +75,19 @@ class CallResponsePolicy:
             return self._end_call(e.time, e.time)
         return decision
 
-    def next_deadline(self) -> float | None:
-        """When poll() may next decide something (None: only a new event can change things)."""
+    def next_deadline(self, now: float | None = None) -> float | None:
+        """When poll() may next decide something (None: only a new event can change things).
+        now: the analyzer may work out the call's pulse now if it has not yet."""
         if self.state == LISTENING and self.call_start is not None and not self.held:
             deadline = self.last_activity + self.config.silence_ms / 1000
-            due = self.analyzer.call_end_due() if self.analyzer is not None else None
+            due = self.analyzer.call_end_due(now) if self.analyzer is not None else None
             if due is not None:  # silence_ms stays the upper bound
                 deadline = max(self.last_activity, min(deadline, due))
             return deadline
         return None
 
     def poll(self, now: float) -> Respond | None:
-        deadline = self.next_deadline()
+        deadline = self.next_deadline(now)
         if deadline is not None and now >= deadline:
             return self._end_call(self.last_activity, deadline)
         return None

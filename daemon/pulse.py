@@ -22,7 +22,7 @@ SUBDIVISIONS = (1, 2, 3, 4)
 WINDOW = 32  # onsets looked at: the recent ones carry the tempo the answer must keep
 SIGMA = 0.1  # how far (in tatums) an onset may sit from its grid point and still count
 MAX_OFFSET = 0.35  # a systematic offset larger than this is a different grid, not a groove
-_BEATS = MIN_BEAT_S * np.exp(np.arange(0, math.log(MAX_BEAT_S / MIN_BEAT_S), 0.005))
+_BEATS = MIN_BEAT_S * np.exp(np.arange(0, math.log(MAX_BEAT_S / MIN_BEAT_S), 0.01))
 
 
 @dataclass(frozen=True)
