@@ -79,5 +79,6 @@ def register(sub) -> None:
     p.add_argument("--json", default=None, help="also write the figures to this JSON file")
     p.set_defaults(handler=_evaluate)
 
-    from . import generate  # light at import time (heavy imports in its handler)
+    from . import evaluate_answers, generate  # light at import time (heavy imports in handlers)
     generate.register(sub)
+    evaluate_answers.register(sub)
