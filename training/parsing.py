@@ -7,13 +7,12 @@ sources.py), so they import music21 lazily: a MIDI-only run never loads it.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-import tarfile
 
 from improvd.daemon.events import SUSTAIN_CC, Event, Note, notes_to_events
 from improvd.daemon.midi_events import read_midi_file
+
+from . import jsb
 
 log = logging.getLogger(__name__)
 
@@ -156,11 +155,10 @@ def parse_midi_file(path: str) -> list[Event]:
 
 
 # --- JSB chorales ------------------------------------------------------------------------------
-def parse_jsb_csv(text: str) -> list[Event]:
-    """One chorale CSV (header note0..note3, one row per 16th) -> events. A pitch repeated in
-    consecutive rows of a voice is one held note; 0 is a rest."""
-    lines = [row for row in csv.reader(io.StringIO(text.strip())) if row]
-    rows = [[int(v) for v in row] for row in lines[1:]]  # lines[0] is the header
+def jsb_grid_to_events(grid) -> list[Event]:
+    """One chorale's grid [steps, voices] (see jsb.py) -> events. A pitch repeated in consecutive
+    rows of a voice is one held note; 0 is a rest."""
+    rows = [[int(v) for v in row] for row in grid]
     if not rows:
         return []
     notes: list[Note] = []
@@ -176,25 +174,23 @@ def parse_jsb_csv(text: str) -> list[Event]:
     return notes_to_events(one_key_per_pitch(notes))
 
 
+def parse_jsb_csv(text: str) -> list[Event]:
+    """One chorale CSV (header note0..note3, one row per 16th) -> events."""
+    return jsb_grid_to_events(jsb.read_chorale_csv(text, "chorale CSV"))
+
+
 def parse_jsb_tgz(path: str):
     """The chorales tgz -> ([(name, events)], [(name, why skipped)]), names keeping the tgz's
     split folders ("jsb:train/chorale_000"). Each CSV is its own piece: a bad one skips alone."""
-    found, skipped = [], []
-    with tarfile.open(path) as tar:
-        for member in sorted(tar.getmembers(), key=lambda m: m.name):
-            if not (member.isfile() and member.name.endswith(".csv")):
-                continue
-            name = "jsb:" + member.name.removeprefix("./").removesuffix(".csv")
-            try:
-                events = parse_jsb_csv(tar.extractfile(member).read().decode())
-            except (ValueError, UnicodeDecodeError) as exc:
-                skipped.append((name, f"{type(exc).__name__}: {exc}"))
-                continue
-            if has_notes(events):
-                found.append((name, events))
-            else:
-                skipped.append((name, "no notes"))
-    return found, skipped
+    grids, skipped = jsb.read_chorales(path, strict=False)
+    found = []
+    for name, grid in grids:
+        events = jsb_grid_to_events(grid)
+        if has_notes(events):
+            found.append((name, events))
+        else:
+            skipped.append((name, "no notes"))
+    return found, sorted(skipped)
 
 
 def has_notes(events: list[Event]) -> bool:

@@ -34,7 +34,6 @@ import logging
 import multiprocessing
 import os
 import pickle
-import tarfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from improvd.daemon.atomic import atomic_open
 from improvd.daemon.events import Event
 
 from . import parsing
+from .errors import SourceError
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +55,12 @@ MIDI_SUFFIXES = (".mid", ".midi")
 ABC_SUFFIXES = (".abc",)
 SCORE_SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn", ".abc")  # music21 corpus formats we read
 
-FOLK_FOLDERS = ("essenFolksong", "ryansMammoth", "oneills1850", "nottingham-dataset",
-                "airdsAirs", "miscFolk")
+# music21's folk collections; abc-char-lstm reads them in this order.
+FOLK_FOLDERS = ("oneills1850", "ryansMammoth", "airdsAirs", "nottingham-dataset", "miscFolk",
+                "essenFolksong")
 PIANO_WORKS = ("chopin/mazurka06-2", "joplin/maple_leaf_rag", "mozart/k545",
                "schoenberg/opus19", "schumann_clara/polonaise_op1n", "cpebach/h186")
 DEFAULT_COLLECTIONS = ("bach", "folk", "piano")
-
-
-class SourceError(ValueError):
-    """A source that cannot give any training data; the message names the source."""
 
 
 @dataclass(frozen=True)
@@ -234,10 +231,7 @@ def _parse_input(item: _Input) -> tuple[list[tuple[str, list[Event]]], list[tupl
         if item.kind == "midi":
             found = [(item.name, parsing.parse_midi_file(item.path))]
         elif item.kind == "jsb":
-            try:
-                return parsing.parse_jsb_tgz(item.path)
-            except (tarfile.TarError, OSError) as exc:
-                raise SourceError(f"jsb:{item.path}: not a readable tgz ({exc})") from exc
+            return parsing.parse_jsb_tgz(item.path)
         else:
             tunes, failed = parsing.parse_score_file(item.path)
             found = [(_tune_name(item.name, tune), events) for tune, events in tunes]

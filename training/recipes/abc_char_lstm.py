@@ -32,14 +32,13 @@ import numpy as np
 from improvd.daemon.artifact import lstm_states
 from improvd.daemon.tokenizers.abc_chars import AbcCharsTokenizer
 
+from ..errors import SourceError
 from ..recipe import InferenceGraph, Recipe, TrainConfig, TrainingData, sequence_reference
-from ..sources import SourceError
+from ..sources import FOLK_FOLDERS
 
 log = logging.getLogger(__name__)
 
 NAME = "abc-char-lstm"
-FOLK_FOLDERS = ("oneills1850", "ryansMammoth", "airdsAirs", "nottingham-dataset", "miscFolk",
-                "essenFolksong")
 KEEP_FIELDS = "XTMLK"
 _TUNE_START = re.compile(r"^X:", re.MULTILINE)
 # ABC's own syntax is printable ASCII; accented letters in titles would only grow the vocabulary.

@@ -14,11 +14,8 @@ Exported as a window model: the daemon runs it on the last 128 tokens (32 chords
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import logging
-import tarfile
 from pathlib import Path
 
 import keras
@@ -26,8 +23,9 @@ import numpy as np
 
 from improvd.daemon.tokenizers.chorale_arpeggio import ChoraleArpeggioTokenizer
 
+from .. import jsb
+from ..errors import SourceError
 from ..recipe import InferenceGraph, Recipe, TrainConfig, TrainingData, window_reference
-from ..sources import SourceError
 
 log = logging.getLogger(__name__)
 
@@ -70,36 +68,19 @@ def resolve_data(source: str) -> Path:
     return PROJECT_ROOT / p
 
 
-def load_chorales(path: str, limit: int = 0) -> dict[str, list[np.ndarray]]:
-    """The tgz -> {"train"|"valid"|"test": [int array [steps, 4] of MIDI notes, ...]}."""
-    tgz = resolve_data(path)
+def load_chorales(source: str, limit: int = 0) -> dict[str, list[np.ndarray]]:
+    """The tgz -> {"train"|"valid"|"test": [int array [steps, 4] of MIDI notes, ...]}, in the
+    tgz's own split and order; `limit` keeps the first chorales of each split (CI)."""
+    tgz = resolve_data(source)
     splits: dict[str, list[np.ndarray]] = {name: [] for name in SPLITS}
-    try:
-        with tarfile.open(tgz) as tar:
-            members = sorted((m for m in tar.getmembers() if m.isfile()
-                              and m.name.endswith(".csv")), key=lambda m: m.name)
-            for m in members:
-                split = m.name.removeprefix("./").split("/")[0]
-                if split not in splits or (limit and len(splits[split]) >= limit):
-                    continue
-                splits[split].append(_read_csv(tar.extractfile(m).read().decode(), m.name))
-    except (tarfile.TarError, OSError) as exc:
-        raise SourceError(f"{tgz}: not a readable chorales tgz ({exc})") from exc
+    for name, grid in jsb.read_chorales(tgz)[0]:
+        split = jsb.split_of(name)
+        if split in splits and not (limit and len(splits[split]) >= limit):
+            splits[split].append(grid)
     empty = [name for name, chorales in splits.items() if not chorales]
     if empty:
         raise SourceError(f"{tgz}: no chorale CSVs under {', '.join(empty)}/")
     return splits
-
-
-def _read_csv(text: str, name: str) -> np.ndarray:
-    rows = list(csv.reader(io.StringIO(text)))
-    try:
-        chords = np.array([[int(v) for v in row] for row in rows[1:] if row], dtype=np.int64)
-    except ValueError as exc:
-        raise SourceError(f"{name}: not a chorale CSV of note numbers ({exc})") from exc
-    if chords.ndim != 2 or chords.shape[1] != 4 or len(chords) == 0:
-        raise SourceError(f"{name}: expected rows of 4 voices, got shape {chords.shape}")
-    return chords
 
 
 def to_ids(chords: np.ndarray) -> np.ndarray:
