@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from improvd.daemon import answer_metrics as m
 from improvd.daemon.analysis import Key, analyze
 from improvd.daemon.events import Note, notes_to_events

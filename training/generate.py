@@ -2,12 +2,17 @@
 
     improvd generate --model X.onnx --prompt phrase.mid|tune.abc --out out.mid [--wav out.wav]
 
-Generation runs the exported file through the daemon's own runner (improvd.daemon.runner), so a
-generated piece also proves the artifact: same tokenizer spec, same graph the daemon plays live.
-The prompt is read with the model's tokenizer (a MIDI file through its events; an ABC file as
+A performance model (the daemon's own kind: note-on/off, time shifts, velocities) answers the
+prompt as `improvd run` would: the prompt is played as a call into the daemon's engine on a
+virtual clock, with the daemon's config (--config, else the defaults: top-p, legality mask,
+steering), and the call and its answer are written as two MIDI tracks (answer_prompt.py).
+Deciding this reads only the model's metadata, so it never loads TensorFlow.
+
+Other models generate a fixed number of tokens through the daemon's runner (the sampling below):
+the prompt is read with the model's tokenizer (a MIDI file through its events; an ABC file as
 text for a character model, else through music21), the continuation is sampled with temperature
-(or greedily), and prompt + continuation are decoded to timed events and written as MIDI.
-A recipe may add its own steps (abc-char-lstm: split the text into tunes and convert each with
+(or greedily), and prompt + continuation are decoded to timed events and written as MIDI. A
+recipe may add its own steps (abc-char-lstm: split the text into tunes and convert each with
 music21); its module's `generate` is used when it has one.
 """
 
@@ -53,7 +58,7 @@ def prompt_ids(path: Path, tokenizer) -> list[int]:
             ids = tokenizer.text_to_ids(text.strip() + "\n")
         else:
             try:
-                tunes = parse_score_file(str(path))
+                tunes, _ = parse_score_file(str(path))
             except Exception as exc:  # music21 raises many unrelated types for bad ABC
                 raise GenerateError(f"prompt {path}: music21 cannot read it ({exc})") from exc
             ids = tokenizer.encode(tunes[0][1]) if tunes else []
@@ -202,7 +207,7 @@ def tunes_to_midi(text: str, out: Path) -> dict:
     for i, tune in enumerate(tunes, 1):
         try:
             score = converter.parse(tune, format="abc")
-        except Exception as exc:  # music21 raises many types for text it cannot read
+        except Exception as exc:  # noqa: BLE001 - music21 raises many types for text it cannot read
             log.info("generated tune %d does not parse: %s", i, exc)
             continue
         if not score.flatten().notes:
@@ -211,7 +216,7 @@ def tunes_to_midi(text: str, out: Path) -> dict:
         try:
             score.write("midi", fp=str(out.with_suffix(f".tune{i:02d}.mid")))
             written += 1
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - nor is its MIDI writer's refusal one type
             log.info("generated tune %d parses but music21 cannot write its MIDI: %s", i, exc)
     return {"tunes": len(tunes), "tunes_parsed": parsed, "tunes_midi": written,
             "parse_share": parsed / len(tunes) if tunes else 0.0,
@@ -225,33 +230,73 @@ def register(sub) -> None:
     p.add_argument("--prompt", type=Path, help="phrase.mid or tune.abc (ABC models: optional)")
     p.add_argument("--out", required=True, type=Path, help="MIDI file to write")
     p.add_argument("--wav", type=Path, help="also render a WAV (fluidsynth, else a numpy synth)")
-    p.add_argument("--tokens", type=int, help="tokens to generate (default: the recipe's)")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--greedy", action="store_true", help="always the most likely token")
+    p.add_argument("--config", type=Path,
+                   help="daemon config.toml for a performance model's answer (default: built-in "
+                   "settings)")
+    p.add_argument("--tokens", type=int,
+                   help="tokens to generate (default: the recipe's; a performance model's answer "
+                   "is as long as the config's policy.response says)")
+    p.add_argument("--temperature", type=float,
+                   help="default: the config's (performance models), else 1.0")
+    p.add_argument("--greedy", action="store_true",
+                   help="always the most likely token (performance models: top_p 0.01)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=_handle)
 
 
+def plays_live(tokenizer) -> bool:
+    """A tokenizer the daemon's answer path plays with time shifts (the performance kind)."""
+    return all(hasattr(tokenizer, name) for name in ("time_shift", "encoder", "decoder")) \
+        and not hasattr(tokenizer, "text_to_ids")
+
+
 def _handle(args) -> int:
-    from improvd.daemon.__main__ import CommandError
+    from improvd.daemon import tokenizers
     from improvd.daemon.artifact import ModelFileError
+    from improvd.daemon.config import ConfigError
+    from improvd.daemon.errors import CommandError
     from improvd.daemon.runner import open_session
 
-    from .recipes import UnknownRecipeError, get_recipe
-
-    if args.temperature <= 0:
+    if args.temperature is not None and args.temperature <= 0:
         raise CommandError("--temperature must be above 0")
     try:
         _, info = open_session(args.model)
-        try:
-            fn = getattr(get_recipe(info.recipe), "generate", generate_file)
-        except UnknownRecipeError:
-            fn = generate_file
+        tok = tokenizers.from_spec(info.tokenizer)
+        if plays_live(tok):
+            return _answer(args)
+        if hasattr(tok, "text_to_ids"):  # a character model: no recipe module (TensorFlow) needed
+            fn = generate_abc
+        else:
+            from .recipes import UnknownRecipeError, get_recipe
+
+            try:
+                fn = getattr(get_recipe(info.recipe), "generate", generate_file)
+            except UnknownRecipeError:
+                fn = generate_file
         extra = {"tokens": args.tokens} if args.tokens else {}
-        report = fn(args.model, args.prompt, args.out, temperature=args.temperature,
-                    greedy=args.greedy, seed=args.seed, wav=args.wav, **extra)
-    except (GenerateError, ModelFileError) as exc:
+        report = fn(args.model, args.prompt, args.out, greedy=args.greedy, seed=args.seed,
+                    temperature=1.0 if args.temperature is None else args.temperature,
+                    wav=args.wav, **extra)
+    except (GenerateError, ModelFileError, ConfigError) as exc:
         raise CommandError(str(exc)) from exc
     print(f"wrote {args.out}: {report['generated_tokens']} tokens, {report['answer_notes']} "
           f"answer notes, {report['ms_per_token_median']:.2f} ms/token (median)")
+    return 0
+
+
+def _answer(args) -> int:
+    from improvd.daemon import config as daemon_config
+
+    from .answer_prompt import generate_answer
+
+    config = daemon_config.load(args.config).with_overrides(
+        temperature=args.temperature, top_p=0.01 if args.greedy else None)
+    if args.tokens:
+        log.warning("--tokens does not apply to a performance model: its answer lasts as long "
+                    "as policy.response says (%s)", config.policy.response)
+    report = generate_answer(args.model, args.prompt, args.out, config=config, seed=args.seed,
+                             wav=args.wav)
+    print(f"wrote {args.out}: a {report['prompt_notes']}-note call and its "
+          f"{report['answer_notes']}-note answer (first note {report['handover_s']:.3f} s after "
+          f"the call's last note-on)")
     return 0
