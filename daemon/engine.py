@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 from .analysis import CallAnalyzer
 from .config import Config
-from .grid import make_context
 from .events import Event
+from .grid import make_context
 from .handover import plan_answer
 from .metrics import EngineMetrics
 from .policy import CallResponsePolicy, Respond, Stop

@@ -118,7 +118,7 @@ def _fold(onsets: np.ndarray, tatums: np.ndarray, m: int):
 
 
 def _score_grids(onsets, accents, tatums, m):
-    phase, n, pos, dev, offsets = _fold(onsets, tatums, m)
+    _phase, n, pos, dev, offsets = _fold(onsets, tatums, m)
     rows = np.arange(len(tatums))[:, None]
     resid = dev - offsets[rows, pos]
     weight = accents / accents.sum()
@@ -156,7 +156,7 @@ def _accent_contrast(pos: np.ndarray, accents: np.ndarray, m: int) -> np.ndarray
 
 def _refine(onsets, accents, tatum, m) -> Pulse:
     """Least squares on tatum indices, recent onsets weighted more (a drifting player)."""
-    phase, n, pos, dev, offsets = (a[0] for a in _fold(onsets, np.array([tatum]), m))
+    _phase, n, pos, _dev, offsets = (a[0] for a in _fold(onsets, np.array([tatum]), m))
     # The beat is the position the accents mark.
     weight = accents / accents.sum()
     means = [accents[pos == p].mean() if (pos == p).any() else 0.0 for p in range(m)]

@@ -7,7 +7,8 @@ reshapes the model's next-token distribution with additive logit biases (never b
   register    note-ons beyond the call's range (10th-90th percentile, a fourth either side) lose
               a nat per semitone, and a gentle pull keeps the answer around the call's median
   texture     a note-on that would make more notes sound than the call did loses up to 6 nats
-  articulation  a note held past the call's long notes (90th percentile) is pushed to end
+  articulation  a note held past 1.5 x the call's long notes (90th percentile) is pushed to
+              end: its note-off gains and waiting loses up to 6 nats
   pulse       a note-on the model draws between two grid points waits for the next one (the
               engine tells the model that wait), so onsets land on the call's grid, with its
               groove, while the model keeps its own density and its note-offs their articulation
@@ -114,11 +115,13 @@ class Steering:
                 bias[self._off] += 2.0 * self.cfg.phrase_end
         if self.analysis is not None and self.cfg.articulation > 0:
             limit = 1.5 * self.analysis.long_note
+            push = 0.0
             for p in sounding:
                 overdue = (now - self._struck.get(p, now)) / limit - 1.0
                 if overdue > 0:
-                    bias[self.tok.note_off_offset + p] += self.cfg.articulation * min(
-                        6.0, 2.0 + 4.0 * overdue)
+                    push = self.cfg.articulation * min(6.0, 2.0 + 4.0 * overdue)
+                    bias[self.tok.note_off_offset + p] += push
+            bias[self._shift] -= push  # and waiting longer is what the model must not do
         if sounding and to_end > 0:
             # A hold that runs past the end would be cut there: release first.
             past = (now + self._shift_s) > self.end - 0.001
