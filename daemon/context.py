@@ -33,17 +33,19 @@ class HistoryItem:
 class ContextWindow:
     """Feeds heard and played music to the runner and keeps a bounded history of it.
 
+    time_shifts: its tokens carry time (the engine bounds waits and steers time for it).
     Runs on the engine thread only. Needs the performance tokenizer: its streaming encoder and
     decoder are kept in step with the generated tokens here.
     """
 
+    time_shifts = True
+
     def __init__(self, runner, history: int = 2048, max_gap_s: float = 2.0):
         self.runner = runner
         self.tok = runner.tokenizer
-        for needed in ("encoder", "decoder", "describe", "time_shift", "note_off", "step_s"):
-            if not hasattr(self.tok, needed):
-                raise ValueError(f"the daemon plays performance tokens; tokenizer "
-                                 f"{getattr(self.tok, 'name', self.tok)!r} lacks {needed}")
+        if not self.tok.time_shifts:
+            raise ValueError(f"ContextWindow plays time-shift tokens; tokenizer "
+                             f"{self.tok.name!r} has none (step_context.py plays it)")
         self.max_gap_s = max_gap_s
         self.history: deque[HistoryItem] = deque(maxlen=history)
         self.tokens: deque[int] = deque(maxlen=history)
@@ -58,10 +60,6 @@ class ContextWindow:
     def model_time(self) -> float:
         """Model seconds covered by the time shifts so far."""
         return self._encoder.step * self.tok.step_s
-
-    def real_time(self) -> float | None:
-        """The real time the model's "now" corresponds to (None before any music)."""
-        return None if self._offset is None else self.model_time + self._offset
 
     # --- the player --------------------------------------------------------------------------
     def hear(self, event: Event) -> int:
@@ -87,9 +85,8 @@ class ContextWindow:
         self._decoder = self.tok.decoder(real_time)
         # The model was last told the player's loudness and only sends a velocity token when it
         # changes: the answer starts at that loudness, not at the decoder's default.
-        velocity_bin = getattr(self._encoder, "velocity_bin", None)
-        if velocity_bin is not None and hasattr(self._decoder, "velocity"):
-            self._decoder.velocity = self.tok.bin_velocity(velocity_bin)
+        if self._encoder.velocity_bin is not None:
+            self._decoder.velocity = self.tok.bin_velocity(self._encoder.velocity_bin)
 
     @property
     def responding(self) -> bool:

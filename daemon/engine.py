@@ -7,15 +7,9 @@ Threads:
                     the policy, and generates the answer just ahead of the clock (lookahead_ms).
   scheduler thread  sends at due times (scheduler.py).
 
-The input queue is bounded by hand rather than by Queue(maxsize): past `queue_limit` waiting
-messages new ones are dropped and counted (a warning says how many), except note-offs: past the
-limit one note-off per (channel, key) may wait (`_overflow_offs`), so the queue stays bounded
-(limit + 16 x 128) even when note-offs alone outrun the engine. A dropped note-on only loses a
-note; a lost note-off would leave the policy thinking a key is held forever, so the call would
-never end; a second waiting note-off for the same key adds nothing. Note-offs of dropped notes cost no
-model step (nothing is sounding), so a flood is digested in well under a second. A player never
-gets near the limit: the queue only fills when input outruns the engine (several thousand
-tokens a second).
+The input queue drops past `queue_limit` but never a note-off (input_queue.py). Note-offs of
+dropped notes cost no model step (nothing is sounding), so a flood is digested in well under a
+second.
 """
 
 from __future__ import annotations
@@ -32,13 +26,14 @@ from dataclasses import dataclass
 from .analysis import CallAnalyzer
 from .config import Config
 from .events import Event
-from .grid import make_context
 from .handover import plan_answer
+from .input_queue import InputQueue
 from .metrics import EngineMetrics
 from .policy import CallResponsePolicy, Respond, Stop
 from .sampling import Constraints, Sampler, legal_mask
 from .scheduler import ANSWER, THRU, Scheduler
 from .steering import Steering
+from .step_context import make_context
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +54,6 @@ class _Response:
     closed: bool = False  # its last note-offs are scheduled
 
 
-def _is_note_off(msg) -> bool:
-    kind = getattr(msg, "kind", None) or getattr(msg, "type", None)
-    return kind == "note_off" or (kind == "note_on" and getattr(msg, "velocity", 1) == 0)
-
-
-def _note_key(msg) -> tuple[int, int]:
-    return getattr(msg, "channel", 0), getattr(msg, "note", getattr(msg, "pitch", 0))
-
-
 class Engine:
     def __init__(self, config: Config, runner, output, clock: Callable[[], float] = time.monotonic,
                  to_event: Callable | None = None, queue_limit: int = 512,
@@ -78,10 +64,7 @@ class Engine:
         self.clock = clock
         self.metrics = metrics or EngineMetrics()
         self.scheduler = Scheduler(output, clock, (config.midi.output_channel - 1,))
-        self.queue: queue.Queue = queue.Queue()
-        self.queue_limit = queue_limit
-        self.dropped = 0
-        self._overflow_offs: set[tuple[int, int]] = set()  # (channel, key) note-offs past the limit
+        self.queue = InputQueue(queue_limit)
         self._dropped_reported = 0
         self._drops_logged_at = -float("inf")
         self._to_event = to_event
@@ -94,7 +77,7 @@ class Engine:
         self.config = config
         self.runner = runner
         self.tok = runner.tokenizer
-        self.context = make_context(runner)  # ContextWindow, or GridContextWindow (grid.py)
+        self.context = make_context(runner)  # ContextWindow, or StepContextWindow
         self.analyzer = CallAnalyzer()
         self.policy = CallResponsePolicy(config.policy, self.analyzer)
         self.steering: Steering | None = None  # the current answer's (performance models)
@@ -105,16 +88,15 @@ class Engine:
         self.out_channel = config.midi.output_channel - 1
         self.response: _Response | None = None
 
+    @property
+    def dropped(self) -> int:
+        """Input messages dropped by the flood bound so far."""
+        return self.queue.dropped
+
     # --- MIDI input thread -------------------------------------------------------------------
     def feed(self, msg, t: float) -> None:
         """The MIDI input callback: queue (msg, t) and return; never blocks, never raises."""
-        if self.queue.qsize() >= self.queue_limit:
-            key = _note_key(msg) if _is_note_off(msg) else None
-            if key is None or key in self._overflow_offs:
-                self.dropped += 1
-                return
-            self._overflow_offs.add(key)  # set.add is atomic under the GIL
-        self.queue.put_nowait((msg, t))
+        self.queue.put_input(msg, t)
 
     # --- the owner's thread ------------------------------------------------------------------
     def start(self) -> None:
@@ -171,8 +153,7 @@ class Engine:
             log.info("reloaded the config and the model")
             return
         self._report_drops()
-        if self._overflow_offs and _is_note_off(msg):
-            self._overflow_offs.discard(_note_key(msg))
+        self.queue.taken(msg)
         self.input_lag_s = max(self.input_lag_s, self.clock() - t)
         event = msg if isinstance(msg, Event) else self._convert(msg, t)
         if event is None or (self.channels and event.channel not in self.channels):
@@ -184,7 +165,7 @@ class Engine:
         if isinstance(decision, Stop):
             released = self.scheduler.cancel_pending_and_release(ANSWER)
             self.context.end_response()
-            self.response = None
+            self.response = self.steering = None
             log.info("barge-in - stopped (%d notes released)", released)
         self.context.hear(event)
         self.metrics.heard(event.time, self.clock(), self.queue.qsize())
@@ -211,10 +192,11 @@ class Engine:
     def _report_drops(self) -> None:
         # At most one line a second: a flood must not turn into a flood of log lines too.
         now = self.clock()
-        if self.dropped != self._dropped_reported and now - self._drops_logged_at >= 1.0:
+        dropped = self.queue.dropped
+        if dropped != self._dropped_reported and now - self._drops_logged_at >= 1.0:
             log.warning("input flood: dropped %d messages so far (note-offs are always kept)",
-                        self.dropped)
-            self._dropped_reported, self._drops_logged_at = self.dropped, now
+                        dropped)
+            self._dropped_reported, self._drops_logged_at = dropped, now
 
     # --- the answer --------------------------------------------------------------------------
     def _start_response(self, d: Respond, now: float) -> None:
@@ -225,7 +207,7 @@ class Engine:
         self.metrics.call_over(now)
         self.response = _Response(started=plan.start, end=plan.end,
                                   call_ended=now if d.ended_at is None else d.ended_at)
-        if not getattr(self.context, "grid", False):
+        if self.context.time_shifts:
             self.steering = Steering(self.config.steering, analysis, self.tok, plan.start,
                                      plan.end, self.sampler.rng, on_pulse=plan.on != "now")
         log.debug("call detected %.1f ms after it ended; input reached the engine within "
@@ -250,7 +232,7 @@ class Engine:
             steer = self.steering
             if steer is not None and steer.locked and r.first_note_due is None:
                 longest = 0  # the answer comes in on the beat it starts on
-            if getattr(ctx, "grid", False):  # each token is one step: no waits to bound
+            if not ctx.time_shifts:  # each token is one step: no waits to bound
                 mask = ctx.legal_mask(self.constraints)
             else:
                 mask = legal_mask(self.tok, ctx.response_sounding, self.constraints,

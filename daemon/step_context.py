@@ -1,10 +1,11 @@
-"""Playing grid tokenizers live: tokens without time shifts, each one lasting `step_s` seconds.
+"""Playing models without time-shift tokens live: each token lasts one step of `step_s` seconds.
 
 The performance ContextWindow keeps the model's clock with time-shift tokens and steers the
 sampler with note-on/note-off masks. Timing-free tokenizers (note_chord: one Note/Chord token per
 step, its duration from the spec) have neither: the encoder turns heard onsets into tokens, the
-decoder gives every generated token its own timed note-ons and note-offs. GridContextWindow offers
-the engine the same interface as ContextWindow for them; make_context picks the right one.
+decoder gives every generated token its own timed note-ons and note-offs. StepContextWindow
+offers the engine the same interface as ContextWindow for them; make_context picks the right one
+from the tokenizer's `time_shifts`.
 """
 
 from __future__ import annotations
@@ -21,23 +22,17 @@ from .events import Event
 log = logging.getLogger(__name__)
 
 
-def is_grid(tok) -> bool:
-    """A tokenizer whose tokens each last one step: no time shifts, a step length, a decoder."""
-    return not hasattr(tok, "time_shift") and all(
-        hasattr(tok, name) for name in ("step_s", "encoder", "decoder", "vocab_size"))
-
-
 def make_context(runner, history: int = 2048):
     """The engine's context for this model's tokenizer (runs on the engine thread)."""
-    if is_grid(runner.tokenizer):
-        return GridContextWindow(runner, history)
+    if not runner.tokenizer.time_shifts:
+        return StepContextWindow(runner, history)
     return ContextWindow(runner, history)
 
 
-class GridContextWindow:
-    """ContextWindow's interface for grid tokenizers. Runs on the engine thread only."""
+class StepContextWindow:
+    """ContextWindow's interface for tokens that each last one step. Engine thread only."""
 
-    grid = True
+    time_shifts = False  # the engine bounds no waits and steers no time: every token is a step
 
     def __init__(self, runner, history: int = 2048):
         self.runner = runner
