@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter, defaultdict
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -39,7 +39,7 @@ class UnigramModel:
         self.alpha = alpha
         self.probs: np.ndarray | None = None
 
-    def fit(self, seqs: Iterable[Sequence[int]]) -> "UnigramModel":
+    def fit(self, seqs: Iterable[Sequence[int]]) -> UnigramModel:
         seqs = _as_lists(seqs)
         self.vocab_size = self.vocab_size or _infer_vocab(seqs)
         counts = np.zeros(self.vocab_size, dtype=np.float64)
@@ -77,7 +77,7 @@ class MarkovModel:
         self.tables: list[dict[tuple, tuple[dict[int, int], int, int]]] = []
         self._dist_cache: dict[tuple, np.ndarray] = {}
 
-    def fit(self, seqs: Iterable[Sequence[int]]) -> "MarkovModel":
+    def fit(self, seqs: Iterable[Sequence[int]]) -> MarkovModel:
         seqs = _as_lists(seqs)
         self.unigram.fit(seqs)
         self.vocab_size = self.unigram.vocab_size

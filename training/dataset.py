@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-from typing import Iterable, Sequence
+import operator
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -20,6 +22,7 @@ from .sources import Piece
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test")
+T = TypeVar("T")
 # A piece name's first path part that already says its split (the jsb source, or a MIDI folder
 # laid out as train/ valid/ test/) wins over the hash.
 _EXPLICIT = {"train": "train", "valid": "valid", "validation": "valid", "test": "test"}
@@ -38,25 +41,34 @@ def _name_hash(name: str) -> float:
     return int(hashlib.sha256(b"split:" + name.encode()).hexdigest()[:12], 16) / 16**12
 
 
-def split_pieces(pieces: Sequence[Piece], valid_fraction: float = 0.1,
-                 test_fraction: float = 0.1) -> dict[str, list[Piece]]:
-    """Deterministic split by a hash of each piece's name, honouring an explicit split in the
-    name. When the hash leaves a wanted split empty (a small source), the train pieces with the
-    lowest hashes move there, so a run of a few pieces still has something to validate on."""
-    out: dict[str, list[Piece]] = {s: [] for s in SPLITS}
-    hashed = []
+def split_pieces(pieces: Sequence[T], valid_fraction: float = 0.1, test_fraction: float = 0.1,
+                 *, max_valid: int = 0, max_test: int = 0,
+                 name: Callable[[T], str] = operator.attrgetter("name")) -> dict[str, list[T]]:
+    """The one split rule of every recipe: by a hash of each piece's name, so the same piece
+    lands in the same split on every run whatever the order or subset, honouring a split the
+    name already carries (a pre-split source such as the JSB chorales). max_valid/max_test
+    (0 = no cap) keep the pieces with the lowest hashes and give the rest to train. When the
+    hash leaves a wanted split empty (a small source), the train piece with the lowest hash moves
+    there, so a run of a few pieces still has something to validate on."""
+    out: dict[str, list[T]] = {s: [] for s in SPLITS}
+    hashed = 0
     for piece in pieces:
-        split = explicit_split(piece.name)
+        split = explicit_split(name(piece))
         if split is None:
-            h = _name_hash(piece.name)
+            h = _name_hash(name(piece))
             split = "test" if h < test_fraction else \
                 "valid" if h < test_fraction + valid_fraction else "train"
-            hashed.append(piece)
+            hashed += 1
         out[split].append(piece)
-    if hashed and len(hashed) == len(pieces):  # no explicit split anywhere: fill empty splits
+    for split, cap in (("valid", max_valid), ("test", max_test)):
+        if cap and len(out[split]) > cap:
+            kept = {id(p) for p in sorted(out[split], key=lambda p: _name_hash(name(p)))[:cap]}
+            out["train"] += [p for p in out[split] if id(p) not in kept]
+            out[split] = [p for p in out[split] if id(p) in kept]
+    if hashed and hashed == len(pieces):  # no explicit split anywhere: fill empty splits
         for split, fraction in (("valid", valid_fraction), ("test", test_fraction)):
             if fraction > 0 and not out[split] and len(out["train"]) > 1:
-                donor = min(out["train"], key=lambda p: _name_hash(p.name))
+                donor = min(out["train"], key=lambda p: _name_hash(name(p)))
                 out["train"].remove(donor)
                 out[split].append(donor)
     return out

@@ -209,14 +209,3 @@ def next_token_windows(sequences: list[np.ndarray], seq_len: int) -> tuple[np.nd
     if not xs:
         raise NoteChordDataError(f"no piece is longer than the window of {seq_len} tokens")
     return np.concatenate(xs).astype(np.int32), np.concatenate(ys).astype(np.int32)
-
-
-def split_by_piece(pieces: list, valid_fraction: float, seed: int = 42) -> tuple[list, list]:
-    """Shuffled pieces -> (train, valid); at least one piece each when there are two or more."""
-    order = np.random.default_rng(seed).permutation(len(pieces))
-    n_valid = min(len(pieces) - 1, max(1, round(valid_fraction * len(pieces))))
-    if len(pieces) < 2:
-        raise NoteChordDataError("need at least two pieces to hold one out for validation")
-    valid = [pieces[i] for i in order[:n_valid]]
-    train = [pieces[i] for i in order[n_valid:]]
-    return train, valid

@@ -34,6 +34,8 @@ class TrainConfig:
 
     source: str = ""
     limit: int = 0  # 0 = the whole source; else at most this many pieces (CI)
+    valid_fraction: float = 0.1  # pieces held out, split by a hash of their names (dataset.py)
+    test_fraction: float = 0.1
     batch_size: int = 32
     epochs: int = 10
     steps_per_epoch: int = 0  # 0 = one pass over the training windows

@@ -12,8 +12,8 @@ import logging
 import shutil
 import subprocess
 import wave
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -67,12 +67,11 @@ def synth_wav(events: Iterable[Event], wav_path: Path, *, sample_rate: int = SAM
         envelope[-int(0.1 * sample_rate):] *= np.linspace(1, 0, min(length, int(0.1 * sample_rate)))
         out[start:start + length] += (n.velocity / 127) * tone * envelope
     out *= 0.8 / max(1e-9, np.abs(out).max())
-    with atomic_path(wav_path) as tmp:
-        with wave.open(str(tmp), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(sample_rate)
-            w.writeframes((out * 32767).astype("<i2").tobytes())
+    with atomic_path(wav_path) as tmp, wave.open(str(tmp), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes((out * 32767).astype("<i2").tobytes())
 
 
 _atomic = atomic_path  # the name training/generate.py imports it by

@@ -14,7 +14,9 @@ Data: any ABC file or folder, or "music21:<folder>[,<folder>...]" for ABC folder
 installed music21 corpus; "music21:folk" = its folk collections (O'Neill's 1850, Ryan's
 Mammoth, Aird's Airs, Nottingham, Essen, misc). Each tune keeps its X:, T:, M:, L:, K: header
 fields and its body (the seed's data carried no book or transcriber fields either); comments,
-lyrics and characters outside printable ASCII go. Tunes are split train/valid/test by a hash of their source and number.
+lyrics and characters outside printable ASCII go. Tunes are split train/valid/test by the one
+split rule (dataset.split_pieces: a hash of the tune's file and number, 3% / 3%, at most
+valid_tunes / test_tunes held out).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import operator
 import re
-import zlib
 from pathlib import Path
 
 import keras
@@ -32,6 +34,7 @@ import numpy as np
 from improvd.daemon.artifact import lstm_states
 from improvd.daemon.tokenizers.abc_chars import AbcCharsTokenizer
 
+from .. import dataset
 from ..errors import SourceError
 from ..recipe import InferenceGraph, Recipe, TrainConfig, TrainingData, sequence_reference
 from ..sources import FOLK_FOLDERS
@@ -55,8 +58,10 @@ class Config(TrainConfig):
     learning_rate: float = 5e-3
     steps_per_epoch: int = 200  # 10 x 200 = the seed's 2000 iterations
     patience: int = 10
+    valid_fraction: float = 0.03
+    test_fraction: float = 0.03
     valid_windows: int = 64
-    valid_tunes: int = 60
+    valid_tunes: int = 60  # at most this many of the held-out tunes
     test_tunes: int = 40
     quarter_bpm: float = 120.0
 
@@ -117,23 +122,6 @@ def load_tunes(source: str, limit: int = 0) -> list[tuple[str, str]]:
     return tunes[:limit] if limit else tunes
 
 
-def split_names(tunes: list[tuple[str, str]], config: Config) -> dict[str, list[str]]:
-    """Deterministic split by a hash of each tune's name; valid and test are capped."""
-    out: dict[str, list[str]] = {"train": [], "valid": [], "test": []}
-    for name, tune in tunes:
-        bucket = zlib.crc32(name.encode()) % 100
-        if bucket < 3 and len(out["valid"]) < config.valid_tunes:
-            out["valid"].append(tune)
-        elif 3 <= bucket < 6 and len(out["test"]) < config.test_tunes:
-            out["test"].append(tune)
-        else:
-            out["train"].append(tune)
-    if not (out["valid"] and out["test"]):  # a tiny source: the first tunes hold out
-        out["valid"], out["test"] = out["train"][:1], out["train"][1:2]
-        out["train"] = out["train"][2:] or out["valid"]
-    return out
-
-
 def random_windows(ids: np.ndarray, count: int, window: int, rng) -> tuple[np.ndarray, np.ndarray]:
     """The seed's extrai_batch: random starts, input = window, target = window shifted by one."""
     if len(ids) < window + 2:
@@ -184,7 +172,10 @@ def load_data(config: Config) -> TrainingData:
     once for the whole run (each epoch reads the next slice of them)."""
     import tensorflow as tf
 
-    splits = split_names(load_tunes(config.source, config.limit), config)
+    splits = {name: [text for _, text in tunes] for name, tunes in dataset.split_pieces(
+        load_tunes(config.source, config.limit), config.valid_fraction, config.test_fraction,
+        max_valid=config.valid_tunes, max_test=config.test_tunes,
+        name=operator.itemgetter(0)).items()}
     texts = {name: "\n\n".join(ts) for name, ts in splits.items()}
     tok = AbcCharsTokenizer("".join(sorted(set("".join(texts.values())))),
                             quarter_bpm=config.quarter_bpm)

@@ -17,11 +17,12 @@ import numpy as np
 
 from improvd.daemon.tokenizers.note_chord import NoteChordTokenizer
 
+from .. import dataset
 from ..note_chord_data import (
+    NoteChordDataError,
     build_vocabulary,
     load_note_chord_pieces,
     next_token_windows,
-    split_by_piece,
     to_ids,
 )
 from ..recipe import InferenceGraph, Recipe, TrainConfig, TrainingData, window_reference
@@ -38,6 +39,7 @@ class DataConfig(TrainConfig):
     min_count: int = 1  # seed 003 keeps tokens seen >= 40 times
     seq_len: int = 20
     valid_fraction: float = 0.15  # held-out pieces (never windows of a training piece)
+    test_fraction: float = 0.0  # the seeds hold out one split: valid is also the test split
     batch_size: int = 64
     patience: int = 1000  # the seeds train their full epochs; early stopping is opt-in
     monitor: str = "loss"
@@ -50,7 +52,10 @@ def prepare_data(config: DataConfig, cache_dir: Path = CACHE_DIR):
     """-> (vocabulary, {"train": (x, y), "valid": (x, y)}, pieces per split, summary)."""
     pieces = load_note_chord_pieces(config.source, cache_dir=cache_dir, limit=config.limit or None,
                                     piano_only=config.piano_only)
-    train_pieces, valid_pieces = split_by_piece(pieces, config.valid_fraction, config.seed)
+    if len(pieces) < 2:
+        raise NoteChordDataError(f"{config.source}: one piece; need two or more to hold one out")
+    split = dataset.split_pieces(pieces, config.valid_fraction, config.test_fraction)
+    train_pieces, valid_pieces = split["train"], split["valid"]
     # The vocabulary comes from the training pieces only: validation may hold unseen tokens.
     vocab = build_vocabulary(train_pieces, config.min_count)
     ids = {"train": to_ids(train_pieces, vocab), "valid": to_ids(valid_pieces, vocab)}
