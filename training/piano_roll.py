@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 CALL_COLOUR = "#2b6cb0"
 ANSWER_COLOUR = "#dd6b20"
-NAMES = {0: "C", 7: "G"}
+NAMES = {0: "C", 2: "D", 4: "E", 5: "F", 7: "G", 9: "A", 11: "B"}
 
 
 def _draw_notes(ax, notes: Sequence[Note], colour: str) -> None:
@@ -57,7 +57,7 @@ def plot_call_and_answers(path: Path, call: Sequence[Note],
     low = min(n.pitch for n in every) - 2
     high = max(n.pitch for n in every) + 2
     rows = max(1, len(answers))
-    height = min(3.2, max(1.6, (high - low) * 0.07))
+    height = min(3.2, max(1.6, (high - low) * 0.12))
     fig, axes = plt.subplots(rows, 1, figsize=(11, 0.6 + height * rows), sharex=True,
                              squeeze=False)
     for ax, (system, (notes, due_end)) in zip(axes[:, 0], answers.items()):
@@ -68,7 +68,10 @@ def plot_call_and_answers(path: Path, call: Sequence[Note],
             ax.axvline(due_end, color="black", linestyle="--", linewidth=0.8)
         ax.set_ylim(low, high)
         ax.set_ylabel(f"{system}\npitch")
-        ticks = [t for t in range(low, high + 1) if t % 12 in (0, 7)]  # every C and G
+        # Every white key in a narrow range, C-E-G in a middling one, else C and G.
+        span = high - low
+        marks = (0, 2, 4, 5, 7, 9, 11) if span <= 14 else (0, 4, 7) if span <= 30 else (0, 7)
+        ticks = [t for t in range(low, high + 1) if t % 12 in marks]
         ax.set_yticks(ticks, [f"{NAMES[t % 12]}{t // 12 - 1}" for t in ticks])
         for t in ticks:
             ax.axhline(t, color="0.92", linewidth=0.5, zorder=0)
