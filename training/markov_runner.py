@@ -42,6 +42,9 @@ class MarkovRunner(Runner):
 
     def reset(self) -> None:
         super().reset()
+        # MarkovModel memoises up to 200,000 distributions (3 kB each): over an evaluation of
+        # many answers that would grow to most of a GB, so each answer starts with a fresh memo.
+        self.model._dist_cache.clear()
         self.history: deque[int] = deque(maxlen=self.model.max_order)
         self.logits = self._logits()
 
