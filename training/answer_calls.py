@@ -88,7 +88,7 @@ def corpus_calls(style: str, count: int, seconds: float,
 
 
 def collect(styles: Sequence[str], count: int, seconds: float = 6.0,
-            corpus_limit: int | None = 60, hand_folder: Path = HAND_CALLS) -> list[Call]:
+            corpus_limit: int | None = 120, hand_folder: Path = HAND_CALLS) -> list[Call]:
     """Up to `count` calls of each style. The Bach collection is read whole (it is the default
     model's data, parsed once and cached); folk and piano through `corpus_limit` input files."""
     unknown = sorted(set(styles) - set(STYLES))

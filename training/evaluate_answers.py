@@ -191,7 +191,7 @@ def register(sub) -> None:
     p.add_argument("--styles", default="hand,bach,folk,piano",
                    help="comma-separated call styles: hand, bach, folk, piano")
     p.add_argument("--call-seconds", type=float, default=6.0, help="length of a piece's opening")
-    p.add_argument("--corpus-limit", type=int, default=60,
+    p.add_argument("--corpus-limit", type=int, default=120,
                    help="input files parsed per folk/piano collection (Bach is read whole)")
     p.add_argument("--steering", choices=("on", "off"), default="on",
                    help="off: every steering strength 0")
