@@ -9,6 +9,7 @@ from note_chord_support import answer_live, train_export_generate
 from improvd.daemon.__main__ import main
 from improvd.daemon.runner import load_runner
 from improvd.daemon.tokenizers.note_chord import NoteChordTokenizer
+from improvd.training import note_chord_data
 from improvd.training.note_chord_data import (
     NoteChordDataError,
     build_vocabulary,
@@ -52,11 +53,16 @@ def test_live_chord_lookup_agrees_with_music21_normal_order():
         assert tok.vocabulary[tok.token_for_pitches([p.midi for p in c.pitches])] == expected
 
 
-def test_loader_reads_corpus_pieces_in_parallel_and_caches(tmp_path):
+def test_loader_reads_corpus_pieces_in_parallel_and_caches(tmp_path, monkeypatch):
     pieces = load_note_chord_pieces("music21:piano", cache_dir=tmp_path, limit=3, workers=2)
     assert len(pieces) == 3 and all(p.tokens for p in pieces)
-    assert len(list(tmp_path.glob("note_chord-*.json"))) == 3
-    again = load_note_chord_pieces("music21:piano", cache_dir=tmp_path, limit=3, workers=2)
+    assert len(list(tmp_path.glob("note_chord-*.pkl"))) == 1  # the one parse cache
+
+    def no_parsing(*args):
+        raise AssertionError("parsed again instead of reading the cache")
+
+    monkeypatch.setattr(note_chord_data, "parse_file", no_parsing)
+    again = load_note_chord_pieces("music21:piano", cache_dir=tmp_path, limit=3, workers=1)
     assert [p.tokens for p in again] == [p.tokens for p in pieces]
     vocab = build_vocabulary(pieces)
     assert NoteChordTokenizer(vocab).vocab_size == len(vocab)  # every token is a valid one

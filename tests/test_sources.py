@@ -9,7 +9,7 @@ import os
 import pytest
 
 from improvd.daemon.events import events_to_notes
-from improvd.training import parsing, sources
+from improvd.training import cache, parsing
 from improvd.training.sources import Piece, SourceError, load_pieces, load_source
 
 ABC_TWO_TUNES = """X:1
@@ -237,7 +237,7 @@ def test_cache_write_failure_leaves_no_file(tmp_path, midi_writer, cache_dir, mo
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(sources.pickle, "dump", crash)
+    monkeypatch.setattr(cache.pickle, "dump", crash)
     with pytest.raises(OSError, match="disk full"):
         load_pieces(str(tmp_path), cache_dir=cache_dir, workers=1)
     assert list(cache_dir.iterdir()) == []

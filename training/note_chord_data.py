@@ -2,8 +2,8 @@
 
 Every file is parsed with music21; its `flatten().notes` become tokens: a Note -> its pitch name
 ("C#4"), a Chord -> its normalOrder joined by '.' ("0.4.7"). Files are parsed in parallel
-(ProcessPoolExecutor, as seed 003) and each file's tokens are cached as JSON, keyed by the file's
-path, size and modification time.
+(ProcessPoolExecutor, as seed 003) and the source's tokens go to the one parse cache (cache.py),
+keyed by its files' paths, sizes and modification times.
 
 Sources:
   music21:piano         the piano works bundled with music21 (the seeds' game-music and Chopin
@@ -15,8 +15,6 @@ Sources:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import multiprocessing
 from collections import Counter
@@ -26,11 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .sources import SourceError
+from . import cache
+from .errors import SourceError
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # bump when parsing changes what a cached piece holds
 SUFFIXES = (".mid", ".midi", ".abc", ".krn", ".mxl", ".xml", ".musicxml")
 # Solo piano (or piano-accompanied) pieces of music21's corpus.
 PIANO_WORKS = (
@@ -138,46 +137,35 @@ def source_files(source: str) -> list[str]:
     raise NoteChordDataError(f"{source}: no such file or folder (or music21:<name>)")
 
 
-def _cache_file(cache_dir: Path, path: str, piano_only: bool) -> Path:
-    p = Path(path)
-    stamp = f"{p.resolve()}|{p.stat().st_size}|{p.stat().st_mtime_ns}" if p.exists() else path
-    key = hashlib.sha1(f"{CACHE_VERSION}|{stamp}|{piano_only}".encode()).hexdigest()[:16]
-    return cache_dir / f"note_chord-{key}.json"
-
-
 def load_note_chord_pieces(source: str, *, cache_dir: str | Path | None = None, workers: int = 2,
                            limit: int | None = None, piano_only: bool = False) -> list[TokenPiece]:
-    """source -> pieces of Note/Chord tokens (pieces without notes are left out)."""
+    """source -> pieces of Note/Chord tokens (pieces without notes are left out), through the
+    one parse cache."""
     files = source_files(source)[:limit] if limit else source_files(source)
-    cache = Path(cache_dir) if cache_dir else None
-    results: dict[str, list[tuple[str, list[str]]]] = {}
-    todo = []
-    for f in files:
-        cached = _cache_file(cache, f, piano_only) if cache else None
-        if cached and cached.is_file():
-            results[f] = [tuple(x) for x in json.loads(cached.read_text())]
-        else:
-            todo.append(f)
-    if todo:
-        log.info("parsing %d files with music21 (%d workers)", len(todo), workers)
-        if workers > 1 and len(todo) > 1:
-            # spawn, not fork: a forked child of a process that already loaded TensorFlow can
-            # crash (it inherits TF's threads and locks mid-state).
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                parsed = list(pool.map(parse_file, todo, [piano_only] * len(todo)))
-        else:
-            parsed = [parse_file(f, piano_only) for f in todo]
-        for f, pieces in zip(todo, parsed):
-            results[f] = pieces
-            if cache:
-                cache.mkdir(parents=True, exist_ok=True)
-                _cache_file(cache, f, piano_only).write_text(json.dumps(pieces))
-    pieces = [TokenPiece(name, list(tokens)) for f in files for name, tokens in results[f] if tokens]
+    where = cache.cache_file(Path(cache_dir) if cache_dir else None, "note_chord",
+                             CACHE_VERSION, files, f"{limit}\0{piano_only}")
+    parsed = cache.read(where)
+    if parsed is None:
+        parsed = _parse_files(files, workers, piano_only)
+        cache.write(where, parsed)
+    pieces = [TokenPiece(name, list(tokens)) for name, tokens in parsed if tokens]
     if not pieces:
         raise NoteChordDataError(f"{source}: no notes or chords in {len(files)} file(s)")
     log.info("%s: %d pieces, %d tokens", source, len(pieces), sum(len(p.tokens) for p in pieces))
     return pieces
+
+
+def _parse_files(files: list[str], workers: int, piano_only: bool) -> list[tuple[str, list]]:
+    log.info("parsing %d files with music21 (%d workers)", len(files), workers)
+    if workers > 1 and len(files) > 1:
+        # spawn, not fork: a forked child of a process that already loaded TensorFlow can
+        # crash (it inherits TF's threads and locks mid-state).
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            per_file = list(pool.map(parse_file, files, [piano_only] * len(files)))
+    else:
+        per_file = [parse_file(f, piano_only) for f in files]
+    return [piece for pieces in per_file for piece in pieces]
 
 
 # --- vocabulary and windows ----------------------------------------------------------------------

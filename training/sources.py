@@ -21,10 +21,8 @@ Measured once (music21 10.5, 2 worker processes on a shared 2-core machine): the
 time and 1,057 CPU-seconds of parsing (essenFolksong 495, oneills1850 275, ryansMammoth 158,
 bach 65); "music21:bach" alone is 410 pieces in 64 CPU-seconds, and 0.4 from the cache.
 
-Cache: the parsed pieces are pickled under `cache_dir` as compact numpy arrays. The file name is a
-sha256 of (source kind, FORMAT_VERSION, limit, and for each input file its path, size and
-mtime_ns), so editing, adding or removing any input file re-parses. Writes go to a temporary file
-renamed with os.replace: a crash never leaves a partial cache.
+Cache: the parsed pieces go to the one parse cache (cache.py) as compact numpy arrays, keyed by
+the source kind, FORMAT_VERSION, limit and every input file's path, size and mtime.
 """
 
 from __future__ import annotations
@@ -33,7 +31,6 @@ import hashlib
 import logging
 import multiprocessing
 import os
-import pickle
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -42,10 +39,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from improvd.daemon.atomic import atomic_open
 from improvd.daemon.events import Event
 
-from . import parsing
+from . import cache, parsing
 from .errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -85,28 +81,27 @@ class _Input:
     name: str
 
 
-def load_pieces(source: str = "music21", *, cache_dir: Path | None = Path(".cache/improvd"),
+def load_pieces(source: str = "music21", *, cache_dir: Path | None = cache.CACHE_DIR,
                 workers: int | None = None, limit: int | None = None) -> list[Piece]:
     return load_source(source, cache_dir=cache_dir, workers=workers, limit=limit).pieces
 
 
-def load_source(source: str = "music21", *, cache_dir: Path | None = Path(".cache/improvd"),
+def load_source(source: str = "music21", *, cache_dir: Path | None = cache.CACHE_DIR,
                 workers: int | None = None, limit: int | None = None) -> LoadResult:
     """Like load_pieces, also telling which pieces were skipped and whether the cache served."""
     kind, inputs = _discover(source)
     if limit is not None:
         inputs = sorted(sorted(inputs, key=lambda i: _name_hash(i.name))[:limit],
                         key=lambda i: i.name)
-    cache_file = _cache_file(cache_dir, kind, inputs, limit)
-    if cache_file is not None and cache_file.exists():
-        try:
-            result = _read_cache(cache_file)
-        except Exception as exc:  # unreadable (e.g. written by another version): parse again
-            log.warning("ignoring unreadable cache %s: %s", cache_file, exc)
-        else:
-            log.info("loaded %d pieces of %s from the cache %s", len(result.pieces), source,
-                     cache_file)
-            return result
+    cache_file = cache.cache_file(cache_dir, kind, FORMAT_VERSION, [i.path for i in inputs],
+                                  str(limit))
+    cached = cache.read(cache_file)
+    if cached is not None:
+        result = LoadResult([Piece(name, _from_array(arr)) for name, arr in cached["pieces"]],
+                            [tuple(s) for s in cached["skipped"]], from_cache=True)
+        log.info("loaded %d pieces of %s from the cache %s", len(result.pieces), source,
+                 cache_file)
+        return result
 
     started = time.monotonic()
     pieces, skipped = _parse_all(inputs, workers)
@@ -119,10 +114,9 @@ def load_source(source: str = "music21", *, cache_dir: Path | None = Path(".cach
         raise SourceError(f"no pieces with notes found in {source}")
     log.info("parsed %d pieces from %d files of %s in %.1f s (%d skipped)", len(pieces),
              len(inputs), source, time.monotonic() - started, len(skipped))
-    result = LoadResult(pieces, skipped)
-    if cache_file is not None:
-        _write_cache(cache_file, result)
-    return result
+    cache.write(cache_file, {"format": FORMAT_VERSION, "skipped": skipped,
+                             "pieces": [(p.name, _to_array(p.events)) for p in pieces]})
+    return LoadResult(pieces, skipped)
 
 
 def _name_hash(name: str) -> str:
@@ -255,16 +249,6 @@ _EVENT_DTYPE = np.dtype([("time", "f8"), ("kind", "i1"), ("pitch", "u1"), ("velo
                          ("channel", "u1")])
 
 
-def _cache_file(cache_dir: Path | None, kind: str, inputs: list[_Input], limit) -> Path | None:
-    if cache_dir is None:
-        return None
-    h = hashlib.sha256(f"{kind}\0{FORMAT_VERSION}\0{limit}".encode())
-    for item in inputs:
-        st = os.stat(item.path)
-        h.update(f"\0{item.path}\0{st.st_size}\0{st.st_mtime_ns}".encode())
-    return Path(cache_dir) / f"{kind}-{h.hexdigest()[:24]}.pkl"
-
-
 def _to_array(events) -> np.ndarray:
     return np.array([(e.time, _KINDS.index(e.kind), e.pitch, e.velocity, e.channel)
                      for e in events], dtype=_EVENT_DTYPE)
@@ -273,19 +257,3 @@ def _to_array(events) -> np.ndarray:
 def _from_array(arr: np.ndarray) -> tuple[Event, ...]:
     return tuple(Event(float(t), _KINDS[k], int(p), int(v), int(c))
                  for t, k, p, v, c in arr.tolist())
-
-
-def _write_cache(path: Path, result: LoadResult) -> None:
-    payload = {"format": FORMAT_VERSION, "skipped": result.skipped,
-               "pieces": [(p.name, _to_array(p.events)) for p in result.pieces]}
-    with atomic_open(path, "wb") as f:
-        pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
-    log.info("cached %d pieces in %s", len(result.pieces), path)
-
-
-def _read_cache(path: Path) -> LoadResult:
-    with open(path, "rb") as f:
-        payload = pickle.load(f)
-    pieces = [Piece(name, _from_array(arr)) for name, arr in payload["pieces"]]
-    return LoadResult(pieces, [tuple(s) for s in payload["skipped"]], from_cache=True)
-

@@ -17,7 +17,7 @@ import numpy as np
 
 from improvd.daemon.tokenizers.note_chord import NoteChordTokenizer
 
-from .. import dataset
+from .. import cache, dataset
 from ..note_chord_data import (
     NoteChordDataError,
     build_vocabulary,
@@ -28,8 +28,6 @@ from ..note_chord_data import (
 from ..recipe import InferenceGraph, Recipe, TrainConfig, TrainingData, window_reference
 
 log = logging.getLogger(__name__)
-
-CACHE_DIR = Path(".cache") / "note_chord"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +46,7 @@ class DataConfig(TrainConfig):
 
 
 # --- data ----------------------------------------------------------------------------------------
-def prepare_data(config: DataConfig, cache_dir: Path = CACHE_DIR):
+def prepare_data(config: DataConfig, cache_dir: Path = cache.CACHE_DIR):
     """-> (vocabulary, {"train": (x, y), "valid": (x, y)}, pieces per split, summary)."""
     pieces = load_note_chord_pieces(config.source, cache_dir=cache_dir, limit=config.limit or None,
                                     piano_only=config.piano_only)
