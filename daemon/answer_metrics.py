@@ -9,6 +9,9 @@ notes in the answer), so a mean over calls never counts a measure that could not
                     extended into the answer in real time (not re-fitted to the answer)
   ioi_overlap       histogram intersection of inter-onset intervals, in log2 bins of the tatum
   pitch_distance    |median answer pitch - median call pitch|, semitones
+  pitch_class_overlap  histogram intersection of the two pitch-class distributions (note-ons)
+  interval_overlap  histogram intersection of melodic intervals (top note of each onset to the
+                    next, -12..+12 semitones, wider leaps clipped)
   polyphony_ratio   mean notes sounding at an onset, answer / call
   velocities        distinct answer velocities, and their standard deviation
   accent_agreement  correlation of the mean velocity per position in the beat, answer vs call,
@@ -92,6 +95,41 @@ def pitch_distance(call: Sequence[Note], answer: Sequence[Note]) -> float | None
     if not call or not answer:
         return None
     return float(abs(np.median([n.pitch for n in answer]) - np.median([n.pitch for n in call])))
+
+
+def _intersection(a: np.ndarray, b: np.ndarray) -> float | None:
+    if a.sum() == 0 or b.sum() == 0:
+        return None
+    return float(np.minimum(a / a.sum(), b / b.sum()).sum())
+
+
+def pitch_class_overlap(call: Sequence[Note], answer: Sequence[Note]) -> float | None:
+    def hist(notes):
+        return np.bincount([n.pitch % 12 for n in notes], minlength=12).astype(float)
+
+    return _intersection(hist(call), hist(answer)) if call and answer else None
+
+
+def melodic_intervals(notes: Sequence[Note], window: float = ONSET_WINDOW_S) -> np.ndarray:
+    """Intervals between the top notes of successive onsets (a chord counts by its top note)."""
+    ordered = _sorted(notes)
+    tops: list[int] = []
+    group_start = None
+    for n in ordered:
+        if group_start is None or n.start - group_start > window:
+            tops.append(n.pitch)
+            group_start = n.start
+        else:
+            tops[-1] = max(tops[-1], n.pitch)
+    return np.diff(np.array(tops, dtype=int))
+
+
+def interval_overlap(call: Sequence[Note], answer: Sequence[Note]) -> float | None:
+    def hist(notes):
+        steps = np.clip(melodic_intervals(notes), -12, 12) + 12
+        return np.bincount(steps, minlength=25).astype(float)
+
+    return _intersection(hist(call), hist(answer))
 
 
 def polyphony_ratio(call: Sequence[Note], answer: Sequence[Note]) -> float | None:
@@ -196,6 +234,8 @@ def measure(call: Sequence[Note], answer: Sequence[Note], analysis: CallAnalysis
         "on_grid": on_grid_share(answer_on, pulse),
         "ioi_overlap": ioi_overlap(call_on, answer_on, pulse.tatum_s if pulse else None),
         "pitch_distance": pitch_distance(call, answer),
+        "pitch_class_overlap": pitch_class_overlap(call, answer),
+        "interval_overlap": interval_overlap(call, answer),
         "polyphony_ratio": polyphony_ratio(call, answer),
         "velocities_distinct": distinct,
         "velocity_std": spread,

@@ -55,6 +55,26 @@ def test_pitch_distance_is_between_medians():
     assert m.pitch_distance(call, line([64, 63, 66, 65])) == pytest.approx(0.5)
 
 
+def test_pitch_class_overlap_compares_the_notes_used():
+    call = line([60, 62, 64, 65])  # C D E F, a quarter each
+    assert m.pitch_class_overlap(call, line([72, 74, 76, 77])) == 1.0  # an octave up: the same
+    assert m.pitch_class_overlap(call, line([60, 60, 61, 61])) == pytest.approx(0.25)  # C only
+    assert m.pitch_class_overlap(call, line([61, 63, 66, 68])) == 0.0
+    assert m.pitch_class_overlap(call, []) is None
+
+
+def test_interval_overlap_compares_melodic_steps_by_the_top_note():
+    call = line([60, 62, 64, 65, 67])  # steps up: +2 +2 +1 +2
+    assert m.interval_overlap(call, line([70, 72, 74, 75, 77])) == 1.0  # transposed
+    assert m.interval_overlap(call, line([67, 65, 64, 62, 60])) == 0.0  # the same steps down
+    # A chord counts by its top note: C-E-G then D-F-A is a step up (+2), as in the call.
+    chords = [Note(p, 80, t, t + 0.4) for t, ps in ((0.0, (60, 64, 67)), (0.5, (62, 65, 69)))
+              for p in ps]
+    assert m.melodic_intervals(chords).tolist() == [2]
+    assert m.interval_overlap(call, chords) == pytest.approx(0.75)
+    assert m.interval_overlap(call, line([60])) is None
+
+
 def test_polyphony_ratio_uses_the_analysis_texture():
     melody = line([60, 62, 64, 65])
     chords = [Note(p, 80, t, t + 0.4) for t in (0.0, 0.5) for p in (60, 64, 67, 72)]
@@ -122,6 +142,7 @@ def test_measure_on_an_answer_that_repeats_the_call_a_bar_later():
     got = m.measure(call, answer, analysis, answer_end=answer[-1].end + 0.5)
     assert got["key_agreement"] == 1.0 and got["copy_rate"] == 1.0
     assert got["pitch_distance"] == 0.0 and got["polyphony_ratio"] == 1.0
+    assert got["pitch_class_overlap"] == 1.0 and got["interval_overlap"] == 1.0
     assert got["ioi_overlap"] == pytest.approx(1.0) and got["cut_at_end"] == 0.0
     assert got["handover_s"] == pytest.approx(2.0 - 7 * 0.25)
     assert analysis.pulse is not None  # steady eighths: the repeat keeps their grid and accents

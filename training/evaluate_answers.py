@@ -32,6 +32,8 @@ BASELINES = ("markov", "random", "echo")
 COLUMNS = [
     ("key_agreement", "key", ">= 0.90"), ("on_grid", "on grid", ">= 0.80"),
     ("ioi_overlap", "IOI overlap", ">= 0.60"), ("pitch_distance", "pitch dist", "<= 4"),
+    ("pitch_class_overlap", "pc overlap", "> baselines"),
+    ("interval_overlap", "interval overlap", "> baselines"),
     ("polyphony_ratio", "polyphony", "<= 1.5"), ("velocities_distinct", "velocities", ">= 2"),
     ("velocity_std", "vel std", ""), ("accent_agreement", "accents", "> 0"),
     ("cut_at_end", "cut at end", "<= 0.05"), ("copy_rate", "copy", "<= 0.5"),
