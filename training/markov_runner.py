@@ -22,12 +22,12 @@ from improvd.daemon.runner import Runner
 from improvd.daemon.tokenizers.performance import PerformanceTokenizer
 
 from .baselines import MarkovModel
+from .cache import CACHE_DIR
 
 log = logging.getLogger(__name__)
 
 ORDER = 5
 DEFAULT_SOURCE = "music21:bach"  # models/default.md: what the shipped model was trained on
-CACHE_DIR = Path(".cache/improvd")
 
 
 class MarkovRunner(Runner):
@@ -69,11 +69,12 @@ def model_source(info) -> tuple[str, int | None]:
     return source or DEFAULT_SOURCE, limit or None
 
 
-def train_sequences(source: str, limit: int | None = None) -> list[np.ndarray]:
+def train_sequences(source: str, limit: int | None = None,
+                    cache_dir: Path | None = CACHE_DIR) -> list[np.ndarray]:
     """Token sequences of the source's training split, unaugmented."""
     from . import dataset, sources
 
-    pieces = sources.load_pieces(source, limit=limit)
+    pieces = sources.load_pieces(source, limit=limit, cache_dir=cache_dir)
     splits = dataset.split_pieces(pieces)
     return dataset.tokenize_split(splits["train"], PerformanceTokenizer())
 
@@ -87,7 +88,7 @@ def held_out_pieces(source: str, limit: int | None = None):
 
 def fit_markov(source: str = DEFAULT_SOURCE, limit: int | None = None, order: int = ORDER,
                cache_dir: Path | None = CACHE_DIR) -> MarkovModel:
-    seqs = train_sequences(source, limit)
+    seqs = train_sequences(source, limit, cache_dir)
     digest = hashlib.sha256(f"markov:{order}:{PerformanceTokenizer().spec()}".encode())
     for s in seqs:
         digest.update(np.asarray(s, dtype=np.int32).tobytes())
