@@ -66,13 +66,19 @@ def test_evaluate_answers_writes_json_table_and_piano_rolls(tmp_path, capsys):
     assert any(r["copy_rate"] is None or r["copy_rate"] < 0.5 for r in model_rows)
     table = (out / "summary.md").read_text()
     assert all(f"| {s} |" in table for s in ("model", "random", "echo", "target"))
+    assert "![block_triads](rolls/block_triads.png)" in table
     for name in ("accented_phrase", "block_triads"):
         assert (out / "rolls" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "wrote" in capsys.readouterr().out
 
 
-def test_evaluate_answers_refuses_an_unknown_baseline(tmp_path, capsys):
+def test_evaluate_answers_refuses_an_unknown_baseline_or_an_empty_calls_folder(tmp_path, capsys):
     model = make_random_recurrent_model(tmp_path / "tiny.onnx")
     assert main(["evaluate-answers", "--model", str(model), "--baselines", "parrot",
                  "--styles", "hand", "--calls", "1", "--out", str(tmp_path / "x")]) == 2
     assert "parrot" in capsys.readouterr().err
+    empty = tmp_path / "no_calls"
+    empty.mkdir()
+    assert main(["evaluate-answers", "--model", str(model), "--baselines", "", "--styles",
+                 "hand", "--hand-calls", str(empty), "--out", str(tmp_path / "y")]) == 2
+    assert "no_calls" in capsys.readouterr().err

@@ -25,6 +25,8 @@ from pathlib import Path
 
 from improvd.daemon.atomic import write_json_atomic, write_text_atomic
 
+from .answer_calls import HAND_CALLS
+
 log = logging.getLogger(__name__)
 
 BASELINES = ("markov", "random", "echo")
@@ -153,7 +155,10 @@ def write_outputs(result: dict, out: Path, settings: dict) -> None:
             "Settings: " + ", ".join(f"{k} {v}" for k, v in settings.items()), "",
             ("Means over calls and seeds (a measure that does not apply to a call, e.g. on-grid "
              "for a call without a pulse, is left out of its mean)."), "",
-            summary_table(rows), "", "## Per style", "", summary_table(rows, "style"), ""]
+            summary_table(rows), "", "## Per style", "", summary_table(rows, "style"), "",
+            "## Piano rolls (first seed)", ""]
+    if (out / "rolls").is_dir():
+        text += [f"![{c['name']}](rolls/{_file_name(c['name'])}.png)" for c in result["calls"]]
     write_text_atomic(out / "summary.md", "\n".join(text))
 
 
@@ -168,7 +173,8 @@ def run(args) -> int:
     model = Path(args.model or config.model.path)
     baselines = [b for b in args.baselines.split(",") if b]
     seeds = list(range(args.seeds))
-    calls = collect(args.styles.split(","), args.calls, args.call_seconds, args.corpus_limit)
+    calls = collect(args.styles.split(","), args.calls, args.call_seconds, args.corpus_limit,
+                    args.hand_calls)
     runners = make_runners(model, baselines, config)
     out = Path(args.out)
     result = evaluate(calls, runners, config, seeds, out, rolls=not args.no_rolls)
@@ -192,6 +198,8 @@ def register(sub) -> None:
     p.add_argument("--calls", type=int, default=10, help="at most this many calls per style")
     p.add_argument("--styles", default="hand,bach,folk,piano",
                    help="comma-separated call styles: hand, bach, folk, piano")
+    p.add_argument("--hand-calls", type=Path, default=HAND_CALLS,
+                   help="folder of the hand-written calls (*.mid; default tests/data/calls)")
     p.add_argument("--call-seconds", type=float, default=6.0, help="length of a piece's opening")
     p.add_argument("--corpus-limit", type=int, default=120,
                    help="input files parsed per folk/piano collection (Bach is read whole)")
