@@ -68,10 +68,10 @@ def test_unknown_size_and_config_typo(tmp_path, capsys):
     config.write_text("[tiny]\nlayers = 1\nunit = 32\n")
     assert improvd("train", "--size", "tiny", "--config", config, "--out", out) == 2
     line = error_line(capsys)
-    assert "unknown key 'unit'" in line and str(config) in line
+    assert "unknown setting unit (did you mean 'units'?)" in line and str(config) in line
     config.write_text("[tiny]\nlayers = 'two'\n")
     assert improvd("train", "--size", "tiny", "--config", config, "--out", out) == 2
-    assert "layers = 'two' should be a int" in error_line(capsys)
+    assert "layers must be a int, not 'two'" in error_line(capsys)
     assert not out.exists()
 
 

@@ -60,5 +60,5 @@ def test_a_typo_in_export_kind_is_a_clear_error(tmp_path, capsys):
     config.write_text('[tiny]\nexport_kind = "recurent"\n')
     assert main(["train", "--recipe", NAME, "--size", "tiny", "--config", str(config),
                  "--out", str(tmp_path / "run")]) == 2
-    assert "export_kind = 'recurent': choose recurrent or window" in capsys.readouterr().err
+    assert "export_kind must be one of recurrent, window, not 'recurent'" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()

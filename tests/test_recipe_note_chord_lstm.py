@@ -84,4 +84,4 @@ def test_a_config_typo_is_a_clear_error(tmp_path, capsys):
     config.write_text('[tiny]\nsource = "music21:piano"\nunit = [8]\n')
     assert main(["train", "--recipe", NAME, "--size", "tiny", "--config", str(config),
                  "--out", str(tmp_path / "run")]) == 2
-    assert "unknown key 'unit'" in capsys.readouterr().err
+    assert "unknown setting unit (did you mean 'units'?)" in capsys.readouterr().err

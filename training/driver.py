@@ -24,8 +24,9 @@ from typing import Any
 import keras
 
 from improvd.daemon import tokenizers
+from improvd.daemon.typed_config import build_section
 
-from .recipe import Recipe, TrainingData, config_from_dict
+from .recipe import Recipe, TrainingData
 from .recipes import load_config
 from .run_dir import (
     BEST,
@@ -144,7 +145,7 @@ def load_trained(recipe: Recipe, run_dir: Path) -> tuple[Any, keras.Model, dict[
     run = read_trained_run(run_dir)
     if run.get("recipe") != recipe.name:
         raise RunDirError(f"{run_dir}: a {run.get('recipe')!r} run, not {recipe.name!r}")
-    config = config_from_dict(recipe.Config, run["config"])
+    config = build_section(recipe.Config, run["config"], f"{run_dir}/run.json config")
     model = recipe.build(config, tokenizers.from_spec(run["tokenizer"]).vocab_size)
     model.load_weights(Path(run_dir) / BEST)
     return config, model, run

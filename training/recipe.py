@@ -16,7 +16,6 @@ model card) is done once for every recipe: training/driver.py trains, export/dri
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -140,12 +139,3 @@ def full_window_reference(model, context_length: int) -> Reference:
         return np.array([context_length - 1]), np.asarray(model(window, training=False))
 
     return reference
-
-
-def config_from_dict(cls: type, values: dict[str, Any]):
-    """A Config from run.json's copy: JSON gave lists where the dataclass holds tuples."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    coerced = {k: tuple(v) if isinstance(v, list) and isinstance(fields[k].default, tuple) else v
-               for k, v in values.items() if k in fields}
-    return cls(**coerced)
-

@@ -8,13 +8,16 @@ RECIPES.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import logging
-import tomllib
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from improvd.daemon.typed_config import ConfigError, build_section, read_toml
+
+__all__ = ["ConfigError", "UnknownRecipeError", "config_path", "get_recipe", "known",
+           "load_config", "recipe"]
 
 log = logging.getLogger(__name__)
 
@@ -50,41 +53,18 @@ def recipe(name: str):
 
 
 # --- sized configs from TOML (training/configs/<recipe>.toml, one table per size) ---------------
-class ConfigError(ValueError):
-    pass
-
-
 def config_path(recipe: str) -> Path:
     return Path(__file__).resolve().parent.parent / "configs" / f"{recipe}.toml"
 
 
 def load_config(recipe: str, size: str, cls: type, path: Path | None = None,
                 overrides: dict[str, Any] | None = None):
-    """-> cls(**table) for the [size] table. Unknown sizes, unknown keys and values of the wrong
-    type are errors that name the file, the table and the key."""
+    """-> cls for the [size] table with `overrides` (None values ignored), through the one TOML
+    loader: unknown sizes, unknown keys and values of the wrong type are ConfigErrors that name
+    the file, the table and the key."""
     path = Path(path) if path else config_path(recipe)
-    try:
-        with open(path, "rb") as f:
-            tables = tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    tables = read_toml(path)
     if size not in tables:
         raise ConfigError(f"{path}: no size [{size}]; sizes: {', '.join(sorted(tables))}")
-    values = dict(tables[size])
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for key, value in values.items():
-        if key not in fields:
-            raise ConfigError(f"{path} [{size}]: unknown key {key!r}; known keys: "
-                              f"{', '.join(sorted(fields))}")
-        expected = type(fields[key].default) if fields[key].default is not dataclasses.MISSING \
-            else None
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            values[key] = value = float(value)
-        if expected is tuple and isinstance(value, list):
-            values[key] = value = tuple(value)  # frozen configs hold tuples, TOML gives lists
-        if expected is not None and not isinstance(value, expected):
-            raise ConfigError(f"{path} [{size}]: {key} = {value!r} should be a {expected.__name__}")
-    return cls(**values)
+    values = {**tables[size], **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    return build_section(cls, values, f"{path} [{size}]")

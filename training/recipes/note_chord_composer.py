@@ -19,8 +19,9 @@ import logging
 
 import keras
 
+from improvd.daemon.typed_config import setting
+
 from ..recipe import InferenceGraph
-from . import ConfigError
 from . import note_chord_common as common
 from .note_chord_step import step_graph
 
@@ -35,11 +36,7 @@ class Config(common.DataConfig):
     dropout: float = 0.3
     dense_units: int = 256
     learning_rate: float = 0.001  # Keras' RMSprop default, as optimizer='rmsprop'
-    export_kind: str = "recurrent"  # or "window"
-
-    def __post_init__(self):
-        if self.export_kind not in ("recurrent", "window"):
-            raise ConfigError(f"export_kind = {self.export_kind!r}: choose recurrent or window")
+    export_kind: str = setting("recurrent", choices=("recurrent", "window"))
 
 
 def build(config: Config, vocab_size: int):
