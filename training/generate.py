@@ -21,8 +21,8 @@ from __future__ import annotations
 import logging
 import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from improvd.daemon.events import Event
 
@@ -193,7 +193,7 @@ def split_tunes(text: str) -> list[str]:
     import re
 
     return [m.group(0).strip() for m in re.finditer(r"^X:.*?(?=\n\s*\n|\nX:|\Z)", text,
-                                                     re.M | re.S)]
+                                                     re.MULTILINE | re.DOTALL)]
 
 
 def tunes_to_midi(text: str, out: Path) -> dict:
