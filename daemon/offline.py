@@ -26,7 +26,7 @@ from .events import Event, Note, events_to_notes
 log = logging.getLogger(__name__)
 
 STEP_S = 0.001  # the engine thread wakes at its deadlines; 1 ms steps stay within 1 ms of them
-SLACK_S = 3.0  # past the longest possible answer: give up waiting (a call too short to answer)
+SLACK_S = 10.0  # past the longest answer and a slow bar before it: give up (a call too short)
 
 
 class VirtualClock:
