@@ -127,6 +127,8 @@ def answer_call(config: Config, runner, call_events: Sequence[Event], *, seed: i
             ticks += 1
         grid = round(origin + ticks * step_s, 9)
         clock.now = min(grid, call[i].time) if i < len(call) else grid
+    if engine.response is not None:
+        log.warning("gave up waiting for the answer to end at %.1f s of virtual time", clock.now)
     left = tuple(sorted(p for _, p in engine.scheduler.sounding()))
     if left:
         log.warning("the engine left %d answer notes sounding; released them", len(left))
