@@ -1,7 +1,7 @@
 """Training subcommands: `improvd train | evaluate` (and `generate`, registered by its module).
 
-Only argparse at import time: TensorFlow and music21 load inside the handlers, so the daemon's
-own commands stay fast and light.
+Light at import time (argparse, the error types): TensorFlow and music21 load inside the
+handlers, so the daemon's own commands stay fast.
 """
 
 from __future__ import annotations
@@ -10,19 +10,20 @@ import contextlib
 import logging
 from pathlib import Path
 
+from improvd.daemon.artifact import ModelFileError
+from improvd.daemon.atomic import write_json_atomic
+from improvd.daemon.errors import CommandError
+
+from .errors import SourceError
+from .recipes import ConfigError, UnknownRecipeError, recipe
+from .run_dir import RunDirError
+
 log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
 def user_errors():
     """Turns the training stack's "your input is wrong" exceptions into one-line CommandErrors."""
-    from improvd.daemon.artifact import ModelFileError
-    from improvd.daemon.errors import CommandError
-
-    from .recipes import ConfigError, UnknownRecipeError
-    from .run_dir import RunDirError
-    from .sources import SourceError
-
     try:
         yield
     except (SourceError, ConfigError, UnknownRecipeError, RunDirError, ModelFileError) as exc:
@@ -31,8 +32,7 @@ def user_errors():
 
 def _train(args) -> int:
     with user_errors():
-        from .driver import train
-        from .recipes import recipe
+        from .driver import train  # TensorFlow
 
         return train(recipe(args.recipe), args)
 
@@ -43,8 +43,6 @@ def _evaluate(args) -> int:
 
         result = evaluate_run(Path(args.model), Path(args.run), args.max_order)
     if args.json:
-        from improvd.daemon.atomic import write_json_atomic
-
         write_json_atomic(Path(args.json), result)
     return 0
 

@@ -20,6 +20,8 @@ import numpy as np
 from improvd.daemon.atomic import atomic_path
 from improvd.daemon.events import Event, events_to_notes
 
+from .parsing import parse_midi_file
+
 log = logging.getLogger(__name__)
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
@@ -43,8 +45,6 @@ def render_midi(midi_path: Path, wav_path: Path, *, soundfont: Path = SOUNDFONT,
                 raise RenderError(f"fluidsynth could not render {midi_path}: "
                                   f"{(done.stderr or done.stdout).strip()[-300:]}")
         return "fluidsynth"
-    from .parsing import parse_midi_file
-
     log.info("fluidsynth or %s missing: rendering with the numpy synth", soundfont)
     synth_wav(parse_midi_file(str(midi_path)), wav_path, sample_rate=sample_rate)
     return "numpy"

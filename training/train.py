@@ -16,6 +16,7 @@ import csv
 import json
 import logging
 import os
+import platform
 import shutil
 import sys
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from .machine import cpu_model
 from .run_dir import BACKUP, BEST, HISTORY, LOSS_PNG, RunDirError, epochs_done
 
 log = logging.getLogger(__name__)
@@ -219,10 +221,6 @@ def _callbacks(run_dir: Path, schedule: Schedule, history: dict[str, list[float]
 
 def machine_summary() -> str:
     """e.g. "2 x AMD EPYC (x86_64), TensorFlow 2.21.0, CPU only" for run.json and the card."""
-    import platform
-
-    from .machine import cpu_model
-
     gpus = tf.config.list_physical_devices("GPU")
     device = f"{len(gpus)} GPU(s)" if gpus else "CPU only"
     return (f"{os.cpu_count()} x {cpu_model()} ({platform.machine()}), "

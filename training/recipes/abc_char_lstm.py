@@ -30,12 +30,14 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from improvd.daemon.artifact import lstm_states
 from improvd.daemon.tokenizers.abc_chars import AbcCharsTokenizer
 
 from .. import dataset
 from ..errors import SourceError
+from ..generate import generate_abc
 from ..recipe import InferenceGraph, Recipe, TrainConfig, TrainingData, sequence_reference
 from ..sources import FOLK_FOLDERS
 
@@ -170,8 +172,6 @@ def compile_model(model: keras.Model, config: Config) -> None:
 def load_data(config: Config) -> TrainingData:
     """Tunes -> split -> one text per split -> character ids -> the seed's random windows, drawn
     once for the whole run (each epoch reads the next slice of them)."""
-    import tensorflow as tf
-
     splits = {name: [text for _, text in tunes] for name, tunes in dataset.split_pieces(
         load_tunes(config.source, config.limit), config.valid_fraction, config.test_fraction,
         max_valid=config.valid_tunes, max_test=config.test_tunes,
@@ -215,6 +215,4 @@ RECIPE = AbcCharLstm()
 def generate(model_path, prompt, out, **kwargs):
     """Offline generation: ABC text sampled through the exported model, split into tunes, each
     converted with music21; see training/generate.py."""
-    from ..generate import generate_abc
-
     return generate_abc(model_path, prompt, out, **kwargs)

@@ -20,11 +20,13 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from improvd.daemon.tokenizers.chorale_arpeggio import ChoraleArpeggioTokenizer
 
 from .. import jsb
 from ..errors import SourceError
+from ..generate import generate_file
 from ..recipe import InferenceGraph, Recipe, TrainConfig, TrainingData, window_reference
 
 log = logging.getLogger(__name__)
@@ -98,8 +100,6 @@ def make_windows(chorales: list[np.ndarray], config: Config) -> tuple[np.ndarray
 
 
 def datasets(splits: dict[str, list[np.ndarray]], config: Config) -> dict:
-    import tensorflow as tf
-
     out = {}
     for name in SPLITS:
         x, y = make_windows(splits[name], config)
@@ -206,8 +206,6 @@ RECIPE = ChoraleWavenet()
 def generate(model_path, prompt, out, *, tokens: int = 56 * 4, **kwargs):
     """Offline generation through the exported model (training/generate.py). With no prompt, the
     seed's: the first 16 chords of test chorale 2; 56 chords (224 tokens) follow by default."""
-    from ..generate import generate_file
-
     prompt_tokens = None
     if prompt is None:
         chorale = load_chorales(Config.source)["test"][2]

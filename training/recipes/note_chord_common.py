@@ -14,6 +14,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from improvd.daemon.tokenizers.note_chord import NoteChordTokenizer
 
@@ -72,8 +73,6 @@ def prepare_data(config: DataConfig, cache_dir: Path = cache.CACHE_DIR):
 
 
 def _tf_dataset(xy, batch_size: int, shuffle: bool, seed: int):
-    import tensorflow as tf
-
     ds = tf.data.Dataset.from_tensor_slices(xy)
     if shuffle:
         ds = ds.shuffle(len(xy[1]), seed=seed, reshuffle_each_iteration=True)
@@ -116,8 +115,6 @@ def window_function(logits: keras.Model, seq_len: int):
 
     The model was trained on full windows, so a short context is left-padded with its own first
     token up to seq_len; a longer one keeps its last seq_len tokens."""
-    import tensorflow as tf
-
     def window(tokens):
         # Always prepend seq_len copies and cut: no zero-sized tensors in the graph.
         padded = tf.concat([tf.tile(tokens[:, :1], [1, seq_len]), tokens], axis=1)

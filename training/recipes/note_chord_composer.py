@@ -21,6 +21,7 @@ import keras
 
 from improvd.daemon.typed_config import setting
 
+from ..generate import generate_file
 from ..recipe import InferenceGraph
 from . import note_chord_common as common
 from .note_chord_step import step_graph
@@ -80,6 +81,4 @@ RECIPE = NoteChordComposer()
 def generate(model_path, prompt, out, *, tokens: int = 500, **kwargs) -> dict:
     """`improvd generate` for this recipe: the shared offline generation, 500 tokens by default
     (the count of Skuli's predict.py, which the post's predict.py follows)."""
-    from ..generate import generate_file
-
     return generate_file(model_path, prompt, out, tokens=tokens, **kwargs)

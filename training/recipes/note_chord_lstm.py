@@ -16,6 +16,7 @@ import logging
 
 import keras
 
+from ..generate import generate_file
 from . import note_chord_common as common
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,4 @@ RECIPE = NoteChordLstm()
 def generate(model_path, prompt, out, *, tokens: int = 100, **kwargs) -> dict:
     """`improvd generate` for this recipe: the shared offline generation, 100 tokens by default
     (the seed's own count)."""
-    from ..generate import generate_file
-
     return generate_file(model_path, prompt, out, tokens=tokens, **kwargs)

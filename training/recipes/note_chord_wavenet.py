@@ -17,6 +17,7 @@ import logging
 
 import keras
 
+from ..generate import generate_file
 from . import note_chord_common as common
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,4 @@ RECIPE = NoteChordWavenet()
 def generate(model_path, prompt, out, *, tokens: int = 10, **kwargs) -> dict:
     """`improvd generate` for this recipe: the shared offline generation, 10 tokens by default
     (the seed's own count)."""
-    from ..generate import generate_file
-
     return generate_file(model_path, prompt, out, tokens=tokens, **kwargs)

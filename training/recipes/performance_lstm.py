@@ -13,6 +13,7 @@ import logging
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from improvd.daemon.artifact import lstm_states
 from improvd.daemon.tokenizers.performance import PerformanceTokenizer
@@ -100,8 +101,6 @@ def full_logits(model: keras.Model, tokens: np.ndarray) -> np.ndarray:
 
 def step_logits(step: keras.Model, config: Config, tokens: np.ndarray) -> np.ndarray:
     """The same logits, one token at a time through the step graph with the state carried."""
-    import tensorflow as tf
-
     run_step = tf.function(lambda inputs: step(inputs, training=False))  # traced once, not eager
     states = [tf.zeros((1, config.units)) for _ in range(2 * config.layers)]
     out = []
