@@ -85,6 +85,9 @@ def estimate_pulse(onsets: np.ndarray, accents: np.ndarray) -> Pulse | None:
     onsets, accents = onsets[-WINDOW:], accents[-WINDOW:]
     if len(onsets) < 4:
         return None
+    # A crescendo is no accent: what marks the beat is loudness against the phrase's trend.
+    trend = np.polyval(np.polyfit(onsets - onsets[0], accents, 1), onsets - onsets[0])
+    accents = accents / np.maximum(trend, 0.2 * accents.mean())
     accents = accents / accents.mean()
     best = None
     for m in SUBDIVISIONS:
@@ -103,9 +106,14 @@ def _fold(onsets: np.ndarray, tatums: np.ndarray, m: int):
     x = onsets[None, :] / tatums[:, None]
     # Phase from the circular mean of the onsets at the tatum period.
     phase = np.angle(np.exp(2j * np.pi * x).sum(axis=1)) / (2 * np.pi)
-    y = x - phase[:, None]
-    n = np.round(y)
-    dev = y - n
+    n = np.round(x - phase[:, None])
+    # A straight line through (index, onset) per candidate: the candidate grid's own small
+    # tempo error must not decide between two readings that both fit.
+    nc = n - n.mean(axis=1, keepdims=True)
+    slope = (nc * onsets[None, :]).sum(axis=1) / np.maximum((nc * nc).sum(axis=1), 1e-9)
+    slope = np.where(np.abs(slope / tatums - 1) < 0.1, slope, tatums)
+    intercept = onsets.mean() - slope * n.mean(axis=1)
+    dev = (onsets[None, :] - intercept[:, None]) / slope[:, None] - n
     pos = n.astype(np.int64) % m
     offsets = np.zeros((len(tatums), m))
     for p in range(m):
@@ -130,9 +138,11 @@ def _score_grids(onsets, accents, tatums, m):
     contrast = _accent_contrast(pos, accents, m) * np.exp(-0.5 * (spread / 0.1) ** 2)
     # A position in the beat that nothing is played on means the grid is finer than the music.
     empty = np.stack([(pos == p).sum(axis=1) == 0 for p in range(m)], axis=1).mean(axis=1)
-    # So does a grid on which every onset falls on every 2nd (or 3rd) point.
+    # So does a subdivided grid on which every onset falls on every 2nd (or 3rd) point. (Not a
+    # grid of beats alone: half notes at 90 bpm are still a 90 bpm call.)
     steps = n - n[:, :1]
     too_fine = ((steps % 2 == 0).all(axis=1) | (steps % 3 == 0).all(axis=1)).astype(float)
+    too_fine *= m > 1
     beat = tatums * m
     prior = -0.5 * np.log2(beat / 0.55) ** 2
     # A finer grid fits at least as well as a coarser one: prefer the coarsest that fits.
@@ -202,11 +212,12 @@ def _with_meter(pulse: Pulse, n: np.ndarray, accents: np.ndarray) -> Pulse:
     if len(beats) < 4:
         return pulse
     best = None
-    for per_bar in (4, 3, 2):
+    for per_bar in (4, 3, 2, 5, 7, 6):
         if beats.max() - beats.min() + 1 < 2 * per_bar:
             continue
-        means = np.array([strong[beats % per_bar == r].mean() if (beats % per_bar == r).any()
-                          else 0.0 for r in range(per_bar)])
+        if not all((beats % per_bar == r).any() for r in range(per_bar)):
+            continue  # a beat of the bar never played: its accents cannot be compared
+        means = np.array([strong[beats % per_bar == r].mean() for r in range(per_bar)])
         r = int(np.argmax(means))
         others = np.delete(means, r)
         contrast = (means[r] - others.mean()) / strong.mean()

@@ -133,3 +133,26 @@ def test_live_analyzer_matches_the_whole_call_and_remembers_earlier_calls():
     for e in notes_to_events(call(120, [0, 1, 2, 3], pitches=(62, 66, 69, 74), t0=10.0)):
         live.update(e)
     assert live.analysis().key.name == "D major"
+
+
+def test_the_hand_written_calls_are_understood_as_written():
+    """tests/data/calls: tempo and key of every call, the meter where accents show it."""
+    import sys
+    from pathlib import Path
+
+    from improvd.daemon.midi_events import read_midi_file
+
+    folder = Path(__file__).parent / "data" / "calls"
+    sys.path.insert(0, str(folder))
+    try:
+        from make_calls import CALLS
+    finally:
+        sys.path.remove(str(folder))
+    names = {"m": "minor", "": "major"}
+    for name, (_, bpm, beats_per_bar, key) in CALLS.items():
+        a = analyze(read_midi_file(folder / f"{name}.mid"))
+        assert a.pulse.bpm == pytest.approx(bpm, rel=0.01), name
+        tonic, mode = key.rstrip("m"), names[key[len(key.rstrip("m")):]]
+        assert a.key.name == f"{tonic} {mode}", name
+        if name in ("waltz", "odd_meter_5_4"):  # accents mark their bars
+            assert a.pulse.beats_per_bar == beats_per_bar, name
