@@ -25,10 +25,24 @@ ECHO_LOGIT = 30.0  # e^30 against a few hundred other tokens at 0: the echo is a
 
 
 class UniformRunner(Runner):
-    """Every token equally likely; whatever shapes the answer is the mask and the steering."""
+    """Random notes: a new note, the end of a sounding one, or a wait about equally likely; the
+    pitch and the wait uniform. (Flat logits over all tokens wait 100 times out of 130 and
+    play a note or two per answer: no fair baseline.) Whatever else shapes the answer is the
+    mask and the steering, as for a model."""
 
     def __init__(self, tokenizer=None):
         super().__init__(tokenizer or PerformanceTokenizer())
+
+    def reset(self) -> None:
+        super().reset()
+        tok = self.tokenizer
+        # Each kind about as likely as the waits together: the dozen notes the steering leaves
+        # near the call, the usually single legal note-off. Top-p then keeps all three kinds
+        # (tokens much rarer than a wait would all fall outside its nucleus).
+        waits = tok.max_shift_steps
+        self.logits[tok.note_on_offset:tok.note_on_offset + 128] = np.log(waits / 12)
+        self.logits[tok.note_off_offset:tok.note_off_offset + 128] = np.log(waits)
+        self.logits[tok.velocity_offset:tok.velocity_offset + tok.velocity_bins] = -20.0
 
     def advance(self, token: int) -> np.ndarray:
         self.steps += 1
