@@ -63,11 +63,11 @@ def key_agreement(answer: Sequence[Note], scale: frozenset[int] | None) -> float
 
 
 def on_grid_share(times: Sequence[float], pulse, tolerance: float = GRID_TOLERANCE) -> float | None:
-    """Share of `times` within `tolerance` tatums of a grid point of `pulse`."""
+    """Share of `times` within `tolerance` tatums of a grid point of `pulse`, as the call plays
+    it (a swung call's late off-beats are its grid)."""
     if pulse is None or len(times) == 0:
         return None
-    index = np.array([pulse.index(float(t)) for t in times])
-    return float(np.mean(np.abs(index - np.round(index)) <= tolerance + 1e-9))
+    return float(np.mean([pulse.grid_distance(float(t)) <= tolerance + 1e-9 for t in times]))
 
 
 def ioi_histogram(onset_times: Sequence[float], tatum_s: float) -> np.ndarray | None:

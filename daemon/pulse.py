@@ -54,6 +54,13 @@ class Pulse:
         offset = self.offsets[n % self.subdivision] if self.offsets else 0.0
         return self.grid_time(n + offset)
 
+    def grid_distance(self, t: float) -> float:
+        """How far t lies from the nearest grid point as played (groove included), in tatums."""
+        k = self.index(t)
+        n = np.arange(math.floor(k) - 1, math.floor(k) + 3)
+        offsets = np.asarray(self.offsets or (0.0,) * self.subdivision)
+        return float(np.abs(n + offsets[n % self.subdivision] - k).min())
+
     def next_beat(self, t: float) -> float:
         k = math.ceil((t - self.origin) / self.beat_s - 1e-9)
         return self.origin + k * self.beat_s

@@ -55,6 +55,8 @@ def test_swing_is_kept_on_the_grid(swing):
               for k in range(pulse.subdivision)]
     assert min(abs(p - swing * pulse.beat_s) for p in played) < 0.01
     assert min(abs(p - 0.5 * pulse.beat_s) for p in played) > 0.03
+    assert pulse.grid_distance(beat + swing * pulse.beat_s) < 0.02  # on the grid as played
+    assert pulse.grid_distance(beat + 0.5 * pulse.beat_s) > 0.1
 
 
 def test_a_player_who_slows_down_is_followed():
