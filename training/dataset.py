@@ -168,11 +168,19 @@ def make_windows(sequences: Iterable[np.ndarray], length: int, stride: int) -> n
 
 def to_tf_dataset(windows: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0):
     """tf.data.Dataset of (inputs, targets) batches from make_windows' array."""
-    import tensorflow as tf
+    windows = np.asarray(windows, dtype=np.int32)
+    return batches(windows[:, :-1], windows[:, 1:], batch_size,
+                   shuffle=len(windows) if shuffle else 0, seed=seed)
 
-    ds = tf.data.Dataset.from_tensor_slices(np.asarray(windows, dtype=np.int32))
+
+def batches(inputs: np.ndarray, targets: np.ndarray, batch_size: int, *, shuffle: int = 0,
+            seed: int = 0, prefetch: int | None = None):
+    """The last stage of every recipe's pipeline: (inputs, targets) examples -> a tf.data.Dataset
+    of batches, shuffled through a buffer of `shuffle` examples (0: in order; reshuffled each
+    epoch) and prefetched (`prefetch` batches, default tf.data.AUTOTUNE)."""
+    import tensorflow as tf  # here only: the rest of the data pipeline is numpy
+
+    ds = tf.data.Dataset.from_tensor_slices((inputs, targets))
     if shuffle:
-        ds = ds.shuffle(len(windows), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    ds = ds.map(lambda w: (w[:, :-1], w[:, 1:]), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+        ds = ds.shuffle(shuffle, seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE if prefetch is None else prefetch)

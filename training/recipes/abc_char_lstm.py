@@ -30,7 +30,6 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from improvd.daemon.artifact import lstm_states
 from improvd.daemon.tokenizers.abc_chars import AbcCharsTokenizer
@@ -191,8 +190,7 @@ def load_data(config: Config) -> TrainingData:
         tokenizer=tok, summary=summary, whole_run=True,
         sequences={n: [np.asarray(tok.text_to_ids(t), np.int32) for t in ts]
                    for n, ts in splits.items()},
-        train=tf.data.Dataset.from_tensor_slices((x, y)).batch(config.batch_size),
-        valid=tf.data.Dataset.from_tensor_slices((vx, vy)).batch(32))
+        train=dataset.batches(x, y, config.batch_size), valid=dataset.batches(vx, vy, 32))
 
 
 class AbcCharLstm(Recipe):

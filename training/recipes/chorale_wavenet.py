@@ -20,11 +20,10 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from improvd.daemon.tokenizers.chorale_arpeggio import ChoraleArpeggioTokenizer
 
-from .. import jsb
+from .. import dataset, jsb
 from ..errors import SourceError
 from ..generate import generate_file
 from ..recipe import InferenceGraph, Recipe, TrainConfig, TrainingData, window_reference
@@ -103,10 +102,8 @@ def datasets(splits: dict[str, list[np.ndarray]], config: Config) -> dict:
     out = {}
     for name in SPLITS:
         x, y = make_windows(splits[name], config)
-        ds = tf.data.Dataset.from_tensor_slices((x, y))
-        if name == "train":
-            ds = ds.shuffle(config.shuffle_buffer, seed=config.seed)
-        out[name] = ds.batch(config.batch_size).prefetch(1)
+        out[name] = dataset.batches(x, y, config.batch_size, seed=config.seed, prefetch=1,
+                                    shuffle=config.shuffle_buffer if name == "train" else 0)
         out[f"{name}_windows"] = len(x)
     return out
 

@@ -72,13 +72,6 @@ def prepare_data(config: DataConfig, cache_dir: Path = cache.CACHE_DIR):
     return vocab, windows, ids, summary
 
 
-def _tf_dataset(xy, batch_size: int, shuffle: bool, seed: int):
-    ds = tf.data.Dataset.from_tensor_slices(xy)
-    if shuffle:
-        ds = ds.shuffle(len(xy[1]), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
 def load_data(config: DataConfig) -> TrainingData:
     vocab, windows, ids, summary = prepare_data(config)
     tok = NoteChordTokenizer(vocab, tempo_bpm=config.tempo_bpm,
@@ -87,8 +80,9 @@ def load_data(config: DataConfig) -> TrainingData:
     return TrainingData(
         tokenizer=tok, summary=summary,
         sequences={"train": ids["train"], "valid": ids["valid"], "test": ids["valid"]},
-        train=_tf_dataset(windows["train"], config.batch_size, True, config.seed),
-        valid=_tf_dataset(windows["valid"], config.batch_size, False, config.seed))
+        train=dataset.batches(*windows["train"], config.batch_size, seed=config.seed,
+                              shuffle=len(windows["train"][1])),
+        valid=dataset.batches(*windows["valid"], config.batch_size))
 
 
 def heldout_figures(config: DataConfig, best: keras.Model, data: TrainingData) -> dict:
