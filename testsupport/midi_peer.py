@@ -9,6 +9,7 @@ import time
 import mido
 import rtmidi
 
+from improvd.daemon.events import Event, Note, events_to_notes
 from improvd.daemon.jackd import unique
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,23 @@ class MidiPeer:
             ended = time.monotonic()
             time.sleep(gap_s)
         return ended
+
+    def play_notes(self, notes, channel: int = 0) -> list[Note]:
+        """Play Notes (times in seconds from now) at their times, sleeping to each absolute
+        deadline so that timing errors do not add up; returns the notes as they really left
+        this process (monotonic clock)."""
+        events = sorted([(n.start, 1, n.pitch, n.velocity) for n in notes]
+                        + [(n.end, 0, n.pitch, 0) for n in notes])
+        origin = time.monotonic() + 0.05
+        played: list[Event] = []
+        for t, is_on, pitch, velocity in events:
+            delay = origin + t - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            kind = "note_on" if is_on else "note_off"
+            self.send(mido.Message(kind, note=pitch, velocity=velocity, channel=channel))
+            played.append(Event(self.sent[-1], kind, pitch, velocity, channel))
+        return events_to_notes(played)
 
     def messages(self, since: float = 0.0, until: float = float("inf")):
         with self._lock:
