@@ -129,23 +129,21 @@ def compile_model(model: keras.Model, config: Config) -> None:
 
 def chorale_nll(model: keras.Model, chorales: list[np.ndarray], batch_size: int = 8) -> dict:
     """NLL per token over whole chorales, each predicted with its full context. The chorales are
-    padded at the end into one batch; the model is causal, so padding never reaches a scored
-    token."""
+    padded at the end into one batch and the padding weighs nothing; the model is causal, so
+    padding never reaches a scored token either. Recompiles `model` (for evaluation only)."""
     seqs = [to_ids(c) for c in chorales]
-    longest = max(len(s) for s in seqs)
-    batch = np.zeros((len(seqs), longest - 1), np.int32)
-    for row, ids in zip(batch, seqs):
-        row[:len(ids) - 1] = ids[:-1]
-    logits = np.asarray(model.predict(batch, batch_size=batch_size, verbose=0), np.float64)
-    total_nll, total_right, total = 0.0, 0, 0
-    for lg, ids in zip(logits, seqs):
-        lg, target = lg[:len(ids) - 1], ids[1:]
-        logp = lg - np.logaddexp.reduce(lg, axis=-1, keepdims=True)
-        total_nll -= float(logp[np.arange(len(target)), target].sum())
-        total_right += int((lg.argmax(-1) == target).sum())
-        total += len(target)
-    return {"nll_per_token": total_nll / total, "accuracy": total_right / total,
-            "tokens": total, "chorales": len(chorales)}
+    inputs = np.zeros((len(seqs), max(len(s) for s in seqs) - 1), np.int32)
+    targets, weights = np.zeros_like(inputs), np.zeros(inputs.shape, np.float32)
+    for row, ids in enumerate(seqs):
+        inputs[row, :len(ids) - 1], targets[row, :len(ids) - 1] = ids[:-1], ids[1:]
+        weights[row, :len(ids) - 1] = 1.0
+    model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  weighted_metrics=[keras.metrics.SparseCategoricalCrossentropy(from_logits=True),
+                                    keras.metrics.SparseCategoricalAccuracy()])
+    _, nll, accuracy = model.evaluate(inputs, targets, sample_weight=weights,
+                                      batch_size=batch_size, verbose=0)
+    return {"nll_per_token": float(nll), "accuracy": float(accuracy),
+            "tokens": int(weights.sum()), "chorales": len(chorales)}
 
 
 def score(config: Config, best: keras.Model, last: keras.Model, data: TrainingData) -> dict:
