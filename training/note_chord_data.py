@@ -31,8 +31,10 @@ log = logging.getLogger(__name__)
 
 CACHE_VERSION = 2  # bump when parsing changes what a cached piece holds
 SUFFIXES = (".mid", ".midi", ".abc", ".krn", ".mxl", ".xml", ".musicxml")
-# Solo piano (or piano-accompanied) pieces of music21's corpus.
-PIANO_WORKS = (
+# "music21:piano" for the Note/Chord seeds: twelve solo piano (or piano-accompanied) scores of
+# music21's corpus, one file each. Not sources.PIANO_WORKS (path prefixes, every movement, for the
+# event sources): each list is the data its recipes' published figures were measured on.
+SEED_PIANO_SCORES = (
     "chopin/mazurka06-2.krn",
     "joplin/maple_leaf_rag.mxl",
     "mozart/k545/movement1_exposition.mxl",
@@ -118,7 +120,7 @@ def source_files(source: str) -> list[str]:
 
         what = source.split(":", 1)[1]
         if what == "piano":
-            return list(PIANO_WORKS)
+            return list(SEED_PIANO_SCORES)
         files = [str(p) for p in corpus.getComposer(what)]
         if not files:
             raise NoteChordDataError(f"{source}: music21's corpus has no composer {what!r}")
