@@ -1,9 +1,8 @@
-"""Recipe registry: a recipe name -> its module in training/recipes/ and its Recipe object.
+"""Recipe registry: a recipe is a TOML file training/configs/<name>.toml (one table per size) and
+a module training/recipes/<name with _ for ->.py defining a `Recipe` subclass (the protocol is
+training/recipe.py) and an instance of it named RECIPE. Adding both is all a new recipe takes.
 
-Each module defines a `Recipe` subclass (see training/recipe.py for the protocol) and an instance
-of it named RECIPE; training/configs/<name>.toml holds one table per size. Modules are imported
-only when asked for, so listing recipes never loads TensorFlow. To add a recipe, add one line to
-RECIPES.
+Modules are imported only when asked for, so listing recipes never loads TensorFlow.
 """
 
 from __future__ import annotations
@@ -21,30 +20,21 @@ __all__ = ["ConfigError", "UnknownRecipeError", "config_path", "get_recipe", "kn
 
 log = logging.getLogger(__name__)
 
-RECIPES: dict[str, str] = {
-    "performance-lstm": "improvd.training.recipes.performance_lstm",
-    "abc-char-lstm": "improvd.training.recipes.abc_char_lstm",
-    "chorale-wavenet": "improvd.training.recipes.chorale_wavenet",
-    "note-chord-lstm": "improvd.training.recipes.note_chord_lstm",
-    "note-chord-wavenet": "improvd.training.recipes.note_chord_wavenet",
-    "note-chord-composer": "improvd.training.recipes.note_chord_composer",
-}
-
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 class UnknownRecipeError(ValueError):
     pass
 
 
 def known() -> list[str]:
-    return sorted(RECIPES)
+    return sorted(p.stem for p in CONFIGS.glob("*.toml"))
 
 
 def get_recipe(name: str) -> ModuleType:
     """-> the recipe's module; an unknown name raises UnknownRecipeError listing the known ones."""
-    module_name = RECIPES.get(name)
-    if module_name is None:
+    if name not in known():
         raise UnknownRecipeError(f"unknown recipe {name!r}; known recipes: {', '.join(known())}")
-    return importlib.import_module(module_name)
+    return importlib.import_module(f"{__name__}.{name.replace('-', '_')}")
 
 
 def recipe(name: str):
@@ -54,7 +44,7 @@ def recipe(name: str):
 
 # --- sized configs from TOML (training/configs/<recipe>.toml, one table per size) ---------------
 def config_path(recipe: str) -> Path:
-    return Path(__file__).resolve().parent.parent / "configs" / f"{recipe}.toml"
+    return CONFIGS / f"{recipe}.toml"
 
 
 def load_config(recipe: str, size: str, cls: type, path: Path | None = None,
