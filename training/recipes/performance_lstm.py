@@ -18,7 +18,7 @@ import tensorflow as tf
 from improvd.daemon.artifact import lstm_states
 from improvd.daemon.tokenizers.performance import PerformanceTokenizer
 
-from .. import dataset, sources
+from .. import dataset, performances, sources
 from ..recipe import InferenceGraph, Recipe, TrainConfig, TrainingData, sequence_reference
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,15 @@ class Config(TrainConfig):
     velocity_levels: tuple = ()  # (low, high): each augmented variant gets a level in this range
     velocity_swell: int = 0  # and a crescendo or diminuendo of up to this much across the piece
     velocity_jitter: int = 0  # and up to +- this much per note
+    # Performances (performances.py) in place of the transpose/stretch grid: this many random
+    # renderings of each training piece, drawn from the ranges below (velocity_levels = level).
+    variants: int = 0
+    transpose_range: tuple = (-6, 5)
+    tempo_range: tuple = (0.6, 1.6)
+    articulation_range: tuple = (0.35, 1.1)
+    jitter_ms: float = 6.0
+    accent_range: tuple = (0, 24)
+    arc_range: tuple = (0, 16)
     vocab_size: int = VOCAB_SIZE
 
 
@@ -118,11 +127,7 @@ def load_data(config: Config) -> TrainingData:
             f"{config.source}: {len(pieces)} usable piece(s); need at least 3 (train/valid/test)")
     splits = dataset.split_pieces(pieces)
     tok = tokenizer()
-    shifts = tuple(s for s in range(-config.transpose, config.transpose + 1) if s)
-    augmented = dataset.tokenize_split(
-        splits["train"], tok, augment_transpositions=shifts, stretches=config.stretches,
-        velocity_levels=config.velocity_levels, velocity_swell=config.velocity_swell,
-        velocity_jitter=config.velocity_jitter, seed=config.seed)
+    augmented = _augmented_train(splits["train"], tok, config)
     plain = {name: dataset.tokenize_split(ps, tok) for name, ps in splits.items()}
     windows = {"train": dataset.make_windows(augmented, config.window, config.stride),
                "valid": dataset.make_windows(plain["valid"], config.window, config.window)}
@@ -145,6 +150,21 @@ def load_data(config: Config) -> TrainingData:
         valid=dataset.to_tf_dataset(windows["valid"], config.batch_size, shuffle=False))
 
 
+def _augmented_train(pieces, tok, config: Config) -> list[np.ndarray]:
+    if config.variants:
+        ranges = performances.Ranges(
+            transpose=tuple(config.transpose_range), tempo=tuple(config.tempo_range),
+            articulation=tuple(config.articulation_range), jitter_s=config.jitter_ms / 1000,
+            level=tuple(config.velocity_levels or (35, 115)),
+            accent=tuple(config.accent_range), arc=tuple(config.arc_range))
+        return performances.performances(pieces, tok, config.variants, ranges, config.seed)
+    shifts = tuple(s for s in range(-config.transpose, config.transpose + 1) if s)
+    return dataset.tokenize_split(
+        pieces, tok, augment_transpositions=shifts, stretches=config.stretches,
+        velocity_levels=config.velocity_levels, velocity_swell=config.velocity_swell,
+        velocity_jitter=config.velocity_jitter, seed=config.seed)
+
+
 class PerformanceLstm(Recipe):
     name = NAME
     Config = Config
@@ -159,7 +179,7 @@ class PerformanceLstm(Recipe):
         return InferenceGraph(kind="recurrent", function=build_step(config, model),
                               context_length=config.window,
                               reference=sequence_reference(model),
-                              state_units=(config.units,) * config.layers)
+                              states=lstm_states([config.units] * config.layers))
 
 
 RECIPE = PerformanceLstm()
