@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from improvd.daemon import tokenizers
-from improvd.daemon.artifact import RECURRENT, ModelInfo, build_info, lstm_states
+from improvd.daemon.artifact import ModelInfo, build_info
 from improvd.daemon.runner import open_session
 from improvd.training import evaluate
 from improvd.training.driver import describe_layers, load_trained
@@ -42,7 +42,7 @@ def export_run(run_dir: Path, out_path: Path, *, quantize: bool = False) -> Mode
         recipe.name, graph.kind,
         # This build's spec of the run's tokenizer (its live-input settings may be newer).
         tokenizers.from_spec(run["tokenizer"]).spec(), graph.context_length,
-        states=lstm_states(graph.state_units) if graph.kind == RECURRENT else (),
+        states=graph.states,
         training=training_record(run, model))
     with tempfile.TemporaryDirectory(prefix="improvd-export-") as tmp:
         float_path = Path(tmp) / "float.onnx"

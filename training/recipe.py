@@ -23,6 +23,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from improvd.daemon.artifact import StateSpec
+
 log = logging.getLogger(__name__)
 
 
@@ -68,7 +70,7 @@ class InferenceGraph:
     """What export converts to ONNX, and what the converted file must agree with.
 
     recurrent: `function([token, *states])` -> [logits, *new states], one token [1, 1] int32 and
-      h, c of each LSTM layer (units in `state_units`), as the artifact contract names them.
+      the state tensors `states` names (the artifact contract's StateSpec, e.g. lstm_states).
     window: `function(tokens)` -> logits, tokens [1, n] int32 with n growing up to
       context_length; logits [1, vocab] or [1, n, vocab] (the last row is the prediction).
     `reference(tokens)` gives the trained (whole-sequence or window) model's logits at the
@@ -79,7 +81,7 @@ class InferenceGraph:
     function: Callable
     context_length: int
     reference: Reference
-    state_units: tuple[int, ...] = ()
+    states: tuple[StateSpec, ...] = ()
     parity_tokens: int = 200  # tokens of each held-out piece fed in the parity check
 
 

@@ -204,7 +204,8 @@ class AbcCharLstm(Recipe):
     def inference_graph(self, config: Config, model: keras.Model) -> InferenceGraph:
         return InferenceGraph(kind="recurrent", function=build_step(config, model),
                               context_length=config.window,
-                              reference=sequence_reference(model), state_units=(config.units,))
+                              reference=sequence_reference(model),
+                              states=lstm_states([config.units]))
 
 
 RECIPE = AbcCharLstm()

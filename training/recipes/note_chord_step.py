@@ -48,6 +48,6 @@ def build_step(config, vocab_size: int, trained: keras.Model) -> keras.Model:
 def step_graph(config, model: keras.Model) -> InferenceGraph:
     vocab_size = model.get_layer("logits").units
     return InferenceGraph(kind="recurrent", function=build_step(config, vocab_size, model),
-                          context_length=config.seq_len, state_units=tuple(config.units),
+                          context_length=config.seq_len, states=lstm_states(config.units),
                           reference=full_window_reference(logits_model(model), config.seq_len),
                           parity_tokens=config.seq_len)
