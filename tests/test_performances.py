@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 
 import numpy as np
@@ -49,7 +50,7 @@ def test_legato_never_runs_into_the_next_strike_of_a_key():
         by_pitch.setdefault(n.pitch, []).append(n)
     for notes in by_pitch.values():
         notes.sort(key=lambda n: n.start)
-        assert all(a.end <= b.start + 1e-9 for a, b in zip(notes, notes[1:]))
+        assert all(a.end <= b.start + 1e-9 for a, b in itertools.pairwise(notes))
     staccato = Ranges(articulation=(0.35, 0.35), jitter_s=0.0, tempo=(1.0, 1.0))
     short = perform(SCORE, np.random.default_rng(0), staccato, 0.6, 0.0)
     assert np.median([n.end - n.start for n in short]) == pytest.approx(0.35 * 0.27, rel=0.05)
