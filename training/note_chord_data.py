@@ -15,10 +15,9 @@ Sources:
 
 from __future__ import annotations
 
+import functools
 import logging
-import multiprocessing
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 
 from . import cache
 from .errors import SourceError
+from .sources import parse_all
 
 log = logging.getLogger(__name__)
 
@@ -159,15 +159,13 @@ def load_note_chord_pieces(source: str, *, cache_dir: str | Path | None = None, 
 
 def _parse_files(files: list[str], workers: int, piano_only: bool) -> list[tuple[str, list]]:
     log.info("parsing %d files with music21 (%d workers)", len(files), workers)
-    if workers > 1 and len(files) > 1:
-        # spawn, not fork: a forked child of a process that already loaded TensorFlow can
-        # crash (it inherits TF's threads and locks mid-state).
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            per_file = list(pool.map(parse_file, files, [piano_only] * len(files)))
-    else:
-        per_file = [parse_file(f, piano_only) for f in files]
-    return [piece for pieces in per_file for piece in pieces]
+    found, _ = parse_all(files, functools.partial(_parse_one, piano_only=piano_only), workers)
+    return found
+
+
+def _parse_one(path: str, piano_only: bool) -> tuple[list[tuple[str, list[str]]], list]:
+    """Runs in a worker process: a file that cannot be read stops the run (NoteChordDataError)."""
+    return parse_file(path, piano_only), []
 
 
 # --- vocabulary and windows ----------------------------------------------------------------------

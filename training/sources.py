@@ -32,9 +32,11 @@ import logging
 import multiprocessing
 import os
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -45,6 +47,8 @@ from . import cache, parsing
 from .errors import SourceError
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 FORMAT_VERSION = 2  # bump when parsing changes what a cached piece holds
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -104,7 +108,8 @@ def load_source(source: str = "music21", *, cache_dir: Path | None = cache.CACHE
         return result
 
     started = time.monotonic()
-    pieces, skipped = _parse_all(inputs, workers)
+    found, skipped = parse_all(inputs, _parse_input, workers)
+    pieces = [Piece(name, tuple(events)) for name, events in found]
     if limit is not None and len(pieces) > limit:  # a file can hold many pieces (ABC, tgz)
         keep = set(sorted((p.name for p in pieces), key=_name_hash)[:limit])
         pieces = [p for p in pieces if p.name in keep]
@@ -190,32 +195,31 @@ def _file_inputs(path: Path) -> list[_Input]:
 
 
 # --- parsing -------------------------------------------------------------------------------------
-def _parse_all(inputs: list[_Input], workers: int | None):
-    """Parse every input, in a process pool when there is more than one; results keep the
-    inputs' order whatever order the workers finish in."""
+def parse_all(items: Sequence[T], parse: Callable[[T], tuple[list, list]],
+              workers: int | None) -> tuple[list[tuple[str, Any]], list[tuple[str, str]]]:
+    """Every item through `parse` (item -> ([(name, payload)], [(name, why skipped)]); a
+    module-level function, as it runs in worker processes), in a process pool when there is more
+    than one -> all found and all skipped, in the items' order whatever order workers finish in.
+    Every training source is parsed here, whatever it parses into."""
     workers = workers or os.cpu_count() or 1
     results: dict[int, tuple[list, list]] = {}
-    bar = tqdm(total=len(inputs), desc="parsing", unit="file", disable=None)
-    if workers == 1 or len(inputs) == 1:
-        for i, item in enumerate(inputs):
-            results[i] = _parse_input(item)
+    bar = tqdm(total=len(items), desc="parsing", unit="file", disable=None)
+    if workers == 1 or len(items) == 1:
+        for i, item in enumerate(items):
+            results[i] = parse(item)
             bar.update()
     else:
         # spawn, not fork: the caller may have TensorFlow loaded, which does not survive a fork.
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(inputs)), mp_context=ctx) as pool:
-            futures = {pool.submit(_parse_input, item): i for i, item in enumerate(inputs)}
+        with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=ctx) as pool:
+            futures = {pool.submit(parse, item): i for i, item in enumerate(items)}
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
                 bar.update()
     bar.close()
-    pieces: list[Piece] = []
-    skipped: list[tuple[str, str]] = []
-    for i in range(len(inputs)):
-        named_events, errors = results[i]
-        pieces.extend(Piece(name, tuple(events)) for name, events in named_events)
-        skipped.extend(errors)
-    return pieces, skipped
+    found = [named for i in range(len(items)) for named in results[i][0]]
+    skipped = [why for i in range(len(items)) for why in results[i][1]]
+    return found, skipped
 
 
 def _parse_input(item: _Input) -> tuple[list[tuple[str, list[Event]]], list[tuple[str, str]]]:
