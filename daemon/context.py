@@ -30,7 +30,53 @@ class HistoryItem:
     event: Event  # times on the real (monotonic) clock
 
 
-class ContextWindow:
+class ModelContext:
+    """What every context shares: the runner, the bounded history of heard and played events,
+    the tokens fed, the step timings, and the streaming encoder and decoder. Engine thread."""
+
+    time_shifts: bool
+
+    def __init__(self, runner, history: int = 2048):
+        self.runner = runner
+        self.tok = runner.tokenizer
+        self.history: deque[HistoryItem] = deque(maxlen=history)
+        self.tokens: deque[int] = deque(maxlen=history)
+        self.step_seconds: deque[float] = deque(maxlen=512)  # runner.advance durations
+        self._encoder = self.tok.encoder()
+        self._decoder = None
+
+    @property
+    def responding(self) -> bool:
+        return self._decoder is not None
+
+    @property
+    def response_time(self) -> float:
+        """Real time the answer has been generated up to."""
+        return self._decoder.time
+
+    @property
+    def logits(self):
+        return self.runner.logits
+
+    def _heard(self, event: Event, ids: list[int]) -> int:
+        for token in ids:
+            self._advance(token)
+        if event.kind != "control_change":
+            self.history.append(HistoryItem("heard", event))
+        return len(ids)
+
+    def _played(self, events: list[Event]) -> list[Event]:
+        self.history.extend(HistoryItem("played", e) for e in events)
+        return events
+
+    def _advance(self, token: int) -> None:
+        started = time.perf_counter()
+        self.runner.advance(token)
+        self.step_seconds.append(time.perf_counter() - started)
+        self.tokens.append(token)
+
+
+class ContextWindow(ModelContext):
     """Feeds heard and played music to the runner and keeps a bounded history of it.
 
     time_shifts: its tokens carry time (the engine bounds waits and steers time for it).
@@ -41,19 +87,13 @@ class ContextWindow:
     time_shifts = True
 
     def __init__(self, runner, history: int = 2048, max_gap_s: float = 2.0):
-        self.runner = runner
-        self.tok = runner.tokenizer
-        if not self.tok.time_shifts:
+        if not runner.tokenizer.time_shifts:
             raise ValueError(f"ContextWindow plays time-shift tokens; tokenizer "
-                             f"{self.tok.name!r} has none (step_context.py plays it)")
+                             f"{runner.tokenizer.name!r} has none (step_context.py plays it)")
+        super().__init__(runner, history)
         self.max_gap_s = max_gap_s
-        self.history: deque[HistoryItem] = deque(maxlen=history)
-        self.tokens: deque[int] = deque(maxlen=history)
-        self.step_seconds: deque[float] = deque(maxlen=512)  # runner.advance durations
-        self._encoder = self.tok.encoder()
         self._encoder.origin = 0.0  # model time starts at 0; _offset maps it to real time
         self._offset: float | None = None
-        self._decoder = None
 
     # --- time --------------------------------------------------------------------------------
     @property
@@ -71,12 +111,7 @@ class ContextWindow:
         if gap > self.max_gap_s:
             self._offset += gap - self.max_gap_s
             t = event.time - self._offset
-        ids = self._encoder.push(dataclasses.replace(event, time=t))
-        for token in ids:
-            self._advance(token)
-        if event.kind != "control_change":
-            self.history.append(HistoryItem("heard", event))
-        return len(ids)
+        return self._heard(event, self._encoder.push(dataclasses.replace(event, time=t)))
 
     # --- the answer --------------------------------------------------------------------------
     def start_response(self, real_time: float) -> None:
@@ -89,22 +124,9 @@ class ContextWindow:
             self._decoder.velocity = self.tok.bin_velocity(self._encoder.velocity_bin)
 
     @property
-    def responding(self) -> bool:
-        return self._decoder is not None
-
-    @property
-    def response_time(self) -> float:
-        """Real time the answer has been generated up to."""
-        return self._decoder.time
-
-    @property
     def response_sounding(self) -> set[int]:
         """Pitches of the answer that sound at response_time."""
         return self._decoder.sounding
-
-    @property
-    def logits(self):
-        return self.runner.logits
 
     def play(self, token: int) -> list[Event]:
         """Feed one generated token; returns the timed events it decodes to (real time)."""
@@ -120,9 +142,7 @@ class ContextWindow:
             enc.sounding.add(value)
         else:
             enc.sounding.discard(value)
-        events = self._decoder.push(token)
-        self.history.extend(HistoryItem("played", e) for e in events)
-        return events
+        return self._played(self._decoder.push(token))
 
     def end_response(self) -> list[Event]:
         """Close the answer: note-offs for its sounding notes, told to the model as well."""
@@ -132,9 +152,3 @@ class ContextWindow:
                 events += self.play(self.tok.note_off(pitch))
         self._decoder = None
         return events
-
-    def _advance(self, token: int) -> None:
-        started = time.perf_counter()
-        self.runner.advance(token)
-        self.step_seconds.append(time.perf_counter() - started)
-        self.tokens.append(token)

@@ -11,12 +11,10 @@ from the tokenizer's `time_shifts`.
 from __future__ import annotations
 
 import logging
-import time
-from collections import deque
 
 import numpy as np
 
-from .context import ContextWindow, HistoryItem
+from .context import ContextWindow, ModelContext
 from .events import Event
 
 log = logging.getLogger(__name__)
@@ -29,30 +27,19 @@ def make_context(runner, history: int = 2048):
     return ContextWindow(runner, history)
 
 
-class StepContextWindow:
+class StepContextWindow(ModelContext):
     """ContextWindow's interface for tokens that each last one step. Engine thread only."""
 
     time_shifts = False  # the engine bounds no waits and steers no time: every token is a step
 
     def __init__(self, runner, history: int = 2048):
-        self.runner = runner
-        self.tok = runner.tokenizer
-        self.history: deque[HistoryItem] = deque(maxlen=history)
-        self.tokens: deque[int] = deque(maxlen=history)
-        self.step_seconds: deque[float] = deque(maxlen=512)  # runner.advance durations
-        self._encoder = self.tok.encoder()
-        self._decoder = None
+        super().__init__(runner, history)
         self._masks: dict = {}
 
     # --- the player --------------------------------------------------------------------------
     def hear(self, event: Event) -> int:
         """Feed one input event (real time); returns how many tokens it became."""
-        ids = self._encoder.push(event)
-        for token in ids:
-            self._advance(token)
-        if event.kind != "control_change":
-            self.history.append(HistoryItem("heard", event))
-        return len(ids)
+        return self._heard(event, self._encoder.push(event))
 
     # --- the answer --------------------------------------------------------------------------
     def start_response(self, real_time: float) -> None:
@@ -63,20 +50,8 @@ class StepContextWindow:
         self._decoder = self.tok.decoder(real_time)
 
     @property
-    def responding(self) -> bool:
-        return self._decoder is not None
-
-    @property
-    def response_time(self) -> float:
-        return self._decoder.time
-
-    @property
     def response_sounding(self) -> set[int]:
         return getattr(self._decoder, "sounding", set())
-
-    @property
-    def logits(self):
-        return self.runner.logits
 
     def legal_mask(self, constraints) -> np.ndarray:
         """Tokens whose pitches lie in the allowed range and polyphony (all, if none do)."""
@@ -94,17 +69,9 @@ class StepContextWindow:
     def play(self, token: int) -> list[Event]:
         """Feed one generated token; returns the timed events it decodes to (real time)."""
         self._advance(token)
-        events = self._decoder.push(token)
-        self.history.extend(HistoryItem("played", e) for e in events)
-        return events
+        return self._played(self._decoder.push(token))
 
     def end_response(self) -> list[Event]:
         events = self._decoder.close_all() if self._decoder is not None else []
         self._decoder = None
         return events
-
-    def _advance(self, token: int) -> None:
-        started = time.perf_counter()
-        self.runner.advance(token)
-        self.step_seconds.append(time.perf_counter() - started)
-        self.tokens.append(token)
