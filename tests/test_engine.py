@@ -53,6 +53,18 @@ def sounding(events) -> set[tuple[int, int]]:
     return notes
 
 
+def play_until_answered(engine, out, pitches, why="no answer note sounding"):
+    """Real threads, real clock: play the pitches and wait (5 s at most) for an answer note."""
+    for pitch in pitches:
+        engine.feed(Event(time.monotonic(), "note_on", pitch, 90), time.monotonic())
+        time.sleep(0.1)
+        engine.feed(Event(time.monotonic(), "note_off", pitch, 0), time.monotonic())
+    deadline = time.monotonic() + 5
+    while not sounding(out.events()) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert sounding(out.events()), why
+
+
 class Rig:
     """An engine on a fake clock: time moves only when the test says so. By default the answer
     comes at once after silence_ms and steering is off: these tests are about the machinery
@@ -252,14 +264,7 @@ def test_threads_answer_on_the_real_clock_and_stop_releases_everything(model_pat
     engine = Engine(config, load_runner(model_path), out)
     engine.start()
     try:
-        for pitch in (60, 64, 67):
-            engine.feed(Event(time.monotonic(), "note_on", pitch, 90), time.monotonic())
-            time.sleep(0.1)
-            engine.feed(Event(time.monotonic(), "note_off", pitch, 0), time.monotonic())
-        deadline = time.monotonic() + 5
-        while not sounding(out.events()) and time.monotonic() < deadline:
-            time.sleep(0.005)
-        assert sounding(out.events()), "no answer note sounding"
+        play_until_answered(engine, out, (60, 64, 67))
     finally:
         engine.stop()
     events = out.events()
@@ -302,14 +307,7 @@ def test_a_model_failure_mid_answer_releases_its_notes_and_the_engine_goes_on(mo
     engine.start()
     try:
         for round_ in range(2):
-            for pitch in (60, 64):
-                engine.feed(Event(time.monotonic(), "note_on", pitch, 90), time.monotonic())
-                time.sleep(0.1)
-                engine.feed(Event(time.monotonic(), "note_off", pitch, 0), time.monotonic())
-            deadline = time.monotonic() + 5
-            while not sounding(out.events()) and time.monotonic() < deadline:
-                time.sleep(0.005)
-            assert sounding(out.events()), f"no answer in round {round_}"
+            play_until_answered(engine, out, (60, 64), f"no answer in round {round_}")
             if round_ == 0:
                 with caplog.at_level(logging.ERROR):
                     failing.broken = True
