@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import cache
+from .dataset import make_windows
 from .errors import SourceError
 from .sources import parse_all
 
@@ -188,12 +189,7 @@ def to_ids(pieces: list[TokenPiece], vocabulary: list[str]) -> list[np.ndarray]:
 
 def next_token_windows(sequences: list[np.ndarray], seq_len: int) -> tuple[np.ndarray, np.ndarray]:
     """Windows of `seq_len` ids -> the id that follows, within each piece (never across two)."""
-    xs, ys = [], []
-    for seq in sequences:
-        if len(seq) <= seq_len:
-            continue
-        xs.append(np.lib.stride_tricks.sliding_window_view(seq[:-1], seq_len))
-        ys.append(seq[seq_len:])
-    if not xs:
+    windows = make_windows(sequences, seq_len, 1)
+    if not len(windows):
         raise NoteChordDataError(f"no piece is longer than the window of {seq_len} tokens")
-    return np.concatenate(xs).astype(np.int32), np.concatenate(ys).astype(np.int32)
+    return windows[:, :-1], windows[:, -1]

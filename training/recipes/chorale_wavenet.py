@@ -26,6 +26,7 @@ from improvd.daemon.tokenizers.chorale_arpeggio import ChoraleArpeggioTokenizer
 from .. import dataset, jsb
 from ..errors import SourceError
 from ..generate import generate_file
+from ..jsb import VOICES
 from ..recipe import InferenceGraph, Recipe, TrainConfig, TrainingData, window_reference
 
 log = logging.getLogger(__name__)
@@ -91,10 +92,9 @@ def to_ids(chords: np.ndarray) -> np.ndarray:
 
 def make_windows(chorales: list[np.ndarray], config: Config) -> tuple[np.ndarray, np.ndarray]:
     """The seed's bach_dataset windows: 33 chords every 16, X = ids[:-1], Y = ids[1:]."""
-    size = config.window_chords + 1
-    windows = [to_ids(c[start:start + size]) for c in chorales
-               for start in range(0, len(c) - size + 1, config.shift_chords)]
-    w = np.stack(windows)
+    w = dataset.make_windows([to_ids(c) for c in chorales],
+                             VOICES * (config.window_chords + 1) - 1,
+                             VOICES * config.shift_chords)
     return w[:, :-1], w[:, 1:]
 
 
