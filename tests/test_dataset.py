@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import random
 
 import numpy as np
@@ -42,6 +43,20 @@ def test_split_honours_jsb_split(chorales):
     splits = dataset.split_pieces(chorales, 0.3, 0.3)
     assert {k: len(v) for k, v in splits.items()} == {"train": 229, "valid": 76, "test": 77}
     assert all(p.name.startswith(f"jsb:{k}/") for k, v in splits.items() for p in v)
+
+
+def test_held_out_caps_keep_the_lowest_hashes_whatever_the_order_and_item_type():
+    """abc-char-lstm's use: (name, text) tunes, 3% / 3% held out, at most 5 and 4 of them."""
+    tunes = [(f"oneills1850.abc#{i}", "X:1") for i in range(600)]
+    first = dataset.split_pieces(tunes, 0.03, 0.03, max_valid=5, max_test=4,
+                                 name=operator.itemgetter(0))
+    again = dataset.split_pieces(tunes[::-1], 0.03, 0.03, max_valid=5, max_test=4,
+                                 name=operator.itemgetter(0))
+    assert (len(first["valid"]), len(first["test"])) == (5, 4)
+    assert sum(len(v) for v in first.values()) == 600
+    assert {k: sorted(v) for k, v in first.items()} == {k: sorted(v) for k, v in again.items()}
+    uncapped = dataset.split_pieces(tunes, 0.03, 0.03, name=operator.itemgetter(0))
+    assert set(first["test"]) < set(uncapped["test"])  # the cap keeps some of the same ones
 
 
 def test_small_source_still_gets_valid_and_test():
