@@ -48,5 +48,5 @@ def test_malformed_midi_and_empty_folders_are_named(tmp_path):
     with pytest.raises(NoteChordDataError, match="broken.mid: music21 cannot read it"):
         load_note_chord_pieces(str(bad.parent), workers=1)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(NoteChordDataError, match="empty: no music files"):
+    with pytest.raises(NoteChordDataError, match="empty holds no music files"):
         load_note_chord_pieces(str(tmp_path / "empty"))

@@ -26,7 +26,7 @@ import numpy as np
 from . import cache
 from .dataset import make_windows
 from .errors import SourceError
-from .sources import parse_all
+from .sources import files_under, parse_all
 
 log = logging.getLogger(__name__)
 
@@ -126,18 +126,7 @@ def source_files(source: str) -> list[str]:
         if not files:
             raise NoteChordDataError(f"{source}: music21's corpus has no composer {what!r}")
         return sorted(files)
-    path = Path(source)
-    if path.is_dir():
-        files = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in SUFFIXES)
-        if not files:
-            raise NoteChordDataError(f"{source}: no music files ({', '.join(SUFFIXES)}) in it")
-        return files
-    if path.is_file():
-        if path.suffix.lower() not in SUFFIXES:
-            raise NoteChordDataError(f"{source}: not a music file this loader reads "
-                                     f"({', '.join(SUFFIXES)})")
-        return [str(path)]
-    raise NoteChordDataError(f"{source}: no such file or folder (or music21:<name>)")
+    return [str(f) for f in files_under(Path(source), SUFFIXES, "music", NoteChordDataError)]
 
 
 def load_note_chord_pieces(source: str, *, cache_dir: str | Path | None = None, workers: int = 2,

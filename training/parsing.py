@@ -135,7 +135,7 @@ def parse_score_file(path: str):
         tune = f"{i:04d}" + (f"-X{number}" if number else "")
         try:
             found.append((tune, score_to_events(score)))
-        except Exception as exc:  # one broken tune must not cost the whole collection
+        except Exception as exc:  # noqa: BLE001 - one broken tune must not cost the others
             failed.append((tune, f"{type(exc).__name__}: {exc}"))
     return found, failed
 

@@ -173,25 +173,25 @@ def _music21_inputs(collection: str) -> list[_Input]:
 
 
 def _file_inputs(path: Path) -> list[_Input]:
+    root = path.parent if path.is_file() else path
+    return [_Input("midi", str(f), f"midi:{f.relative_to(root).as_posix()}")
+            if f.suffix.lower() in MIDI_SUFFIXES else
+            _Input("score", str(f), f"abc:{f.relative_to(root).as_posix()}")
+            for f in files_under(path, MIDI_SUFFIXES + ABC_SUFFIXES, "MIDI or ABC")]
+
+
+def files_under(path: Path, suffixes: tuple[str, ...], kind: str,
+                error: type[SourceError] = SourceError) -> list[Path]:
+    """`path` if it is a file with one of `suffixes`, else every such file below it, sorted;
+    `error` (naming the path, the `kind` of file and the suffixes) when there is none."""
     if not path.exists():
-        raise SourceError(f"{path}: no such file or folder")
-    if path.is_file():
-        files, root = [path], path.parent
-    else:
-        files = sorted(p for p in path.rglob("*") if p.is_file())
-        root = path
-    inputs = []
-    for f in files:
-        rel = f.relative_to(root).as_posix()
-        if f.suffix.lower() in MIDI_SUFFIXES:
-            inputs.append(_Input("midi", str(f), f"midi:{rel}"))
-        elif f.suffix.lower() in ABC_SUFFIXES:
-            inputs.append(_Input("score", str(f), f"abc:{rel}"))
-    if not inputs:
-        what = "is not a MIDI (.mid, .midi) or ABC (.abc) file" if path.is_file() else \
-            "holds no MIDI (.mid, .midi) or ABC (.abc) files"
-        raise SourceError(f"{path} {what}")
-    return inputs
+        raise error(f"{path}: no such file or folder")
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    found = [f for f in files if f.suffix.lower() in suffixes]
+    if not found:
+        what = f"is not a {kind} file" if path.is_file() else f"holds no {kind} files"
+        raise error(f"{path} {what} ({', '.join(suffixes)})")
+    return found
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -236,7 +236,7 @@ def _parse_input(item: _Input) -> tuple[list[tuple[str, list[Event]]], list[tupl
             errors = [(_tune_name(item.name, tune), why) for tune, why in failed]
     except SourceError:
         raise
-    except Exception as exc:  # any parser error: this file is skipped, the run goes on
+    except Exception as exc:  # noqa: BLE001 - any parser error skips this file alone
         return [], [(item.name, f"{type(exc).__name__}: {exc}".strip())]
     kept = [(name, events) for name, events in found if parsing.has_notes(events)]
     empty = [(name, "no notes") for name, events in found if not parsing.has_notes(events)]
