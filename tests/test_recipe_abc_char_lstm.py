@@ -116,7 +116,7 @@ def test_abc_without_tunes_or_folder_without_abc_is_a_clear_error(tmp_path):
     folder = tmp_path / "midi_only"
     folder.mkdir()
     (folder / "a.mid").write_bytes(b"")
-    with pytest.raises(SourceError, match="no .abc files"):
+    with pytest.raises(SourceError, match="midi_only holds no ABC files"):
         rec.load_tunes(str(folder))
     with pytest.raises(SourceError, match="nothing_here"):
         rec.load_tunes("music21:nothing_here")

@@ -38,7 +38,7 @@ from .. import dataset
 from ..errors import SourceError
 from ..generate import generate_abc
 from ..recipe import InferenceGraph, Recipe, TrainConfig, TrainingData, sequence_reference
-from ..sources import FOLK_FOLDERS
+from ..sources import ABC_SUFFIXES, FOLK_FOLDERS, files_under
 
 log = logging.getLogger(__name__)
 
@@ -69,24 +69,19 @@ class Config(TrainConfig):
 
 # --- data ----------------------------------------------------------------------------------------
 def abc_files(source: str) -> list[Path]:
-    if source.startswith("music21:"):
-        import music21
+    """An ABC file or folder, or music21:<folder>[,<folder>...] of the installed corpus ("folk":
+    its folk collections) -> the .abc files, sorted."""
+    if not source.startswith("music21:"):
+        return files_under(Path(source), ABC_SUFFIXES, "ABC")
+    import music21  # only for where its corpus is installed
 
-        root = Path(music21.__file__).parent / "corpus"
-        names = source.removeprefix("music21:").split(",")
-        folders = [f for n in names for f in (FOLK_FOLDERS if n == "folk" else (n,))]
-        missing = [f for f in folders if not (root / f).is_dir()]
-        if missing:
-            raise SourceError(f"{source}: no music21 corpus folder {', '.join(missing)}")
-        files = sorted(p for f in folders for p in (root / f).rglob("*.abc"))
-    else:
-        path = Path(source)
-        if not path.exists():
-            raise SourceError(f"{source}: no such ABC file or folder")
-        files = [path] if path.is_file() else sorted(path.rglob("*.abc"))
-    if not files:
-        raise SourceError(f"{source}: no .abc files")
-    return files
+    root = Path(music21.__file__).parent / "corpus"
+    names = source.removeprefix("music21:").split(",")
+    folders = [f for n in names for f in (FOLK_FOLDERS if n == "folk" else (n,))]
+    missing = [f for f in folders if not (root / f).is_dir()]
+    if missing:
+        raise SourceError(f"{source}: no music21 corpus folder {', '.join(missing)}")
+    return sorted(p for f in folders for p in files_under(root / f, ABC_SUFFIXES, "ABC"))
 
 
 def split_tunes(text: str) -> list[str]:
