@@ -56,7 +56,3 @@ def read_chorales(tgz: Path, *, strict: bool = True):
         raise SourceError(f"{tgz}: not a readable tgz of chorales ({exc})") from exc
     return found, skipped
 
-
-def split_of(name: str) -> str:
-    """ "jsb:valid/chorale_250" -> "valid"."""
-    return name.removeprefix("jsb:").split("/")[0]

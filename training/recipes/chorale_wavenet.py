@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import operator
 from pathlib import Path
 
 import keras
@@ -74,11 +75,10 @@ def load_chorales(source: str, limit: int = 0) -> dict[str, list[np.ndarray]]:
     """The tgz -> {"train"|"valid"|"test": [int array [steps, 4] of MIDI notes, ...]}, in the
     tgz's own split and order; `limit` keeps the first chorales of each split (CI)."""
     tgz = resolve_data(source)
-    splits: dict[str, list[np.ndarray]] = {name: [] for name in SPLITS}
-    for name, grid in jsb.read_chorales(tgz)[0]:
-        split = jsb.split_of(name)
-        if split in splits and not (limit and len(splits[split]) >= limit):
-            splits[split].append(grid)
+    # The one split rule: JSB pieces are named after the tgz's folders, which it honours.
+    named = dataset.split_pieces(jsb.read_chorales(tgz)[0], name=operator.itemgetter(0))
+    splits = {split: [grid for _, grid in pieces][:limit or None]
+              for split, pieces in named.items()}
     empty = [name for name, chorales in splits.items() if not chorales]
     if empty:
         raise SourceError(f"{tgz}: no chorale CSVs under {', '.join(empty)}/")
