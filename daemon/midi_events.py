@@ -59,6 +59,16 @@ def read_midi_file(path: str | Path) -> list[Event]:
     return events
 
 
+def with_delta_times(timed: Iterable[tuple[int, mido.Message]]) -> list[mido.Message]:
+    """(absolute tick, message) pairs in time order -> the messages with .time set to the ticks
+    since the one before, as a MIDI track stores them."""
+    out, last = [], 0
+    for tick, msg in timed:
+        out.append(msg.copy(time=tick - last))
+        last = tick
+    return out
+
+
 def write_midi_file(events: Iterable[Event], path: str | Path, *, ticks_per_beat: int = 480,
                     bpm: float = 120.0) -> Path:
     """Events (times in seconds) -> a one-track MIDI file at `bpm`; offs before ons at a tie, so

@@ -7,6 +7,8 @@ from pathlib import Path
 import mido
 import pytest
 
+from improvd.daemon.midi_events import with_delta_times
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The seed-001 chorales live beside the checkout, never inside it.
 JSB_TGZ = PROJECT_ROOT / ".." / "shared" / "data" / "jsb_chorales.tgz"
@@ -37,11 +39,7 @@ def write_midi(path: Path, notes, *, ticks_per_beat: int = 480, tempos=((0, 500_
         timed.append((tick, 1, mido.Message("control_change", control=control, value=value,
                                             channel=channel)))
     timed.sort(key=lambda t: (t[0], t[1]))
-    track = mido.MidiTrack()
-    last = 0
-    for tick, _, msg in timed:
-        track.append(msg.copy(time=tick - last))
-        last = tick
+    track = mido.MidiTrack(with_delta_times((tick, msg) for tick, _, msg in timed))
     midi = mido.MidiFile(ticks_per_beat=ticks_per_beat)
     midi.tracks.append(track)
     path.parent.mkdir(parents=True, exist_ok=True)

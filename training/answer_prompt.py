@@ -16,38 +16,9 @@ from pathlib import Path
 from improvd.daemon.atomic import atomic_path
 from improvd.daemon.events import Event
 
-from .generate import ABC_SUFFIXES, MIDI_SUFFIXES, GenerateError
+from .generate import GenerateError, prompt_events
 
 log = logging.getLogger(__name__)
-
-
-def prompt_events(path: Path) -> list[Event]:
-    """A MIDI file (mido) or an ABC tune (music21, its first tune) -> note events from 0 s."""
-    from .parsing import parse_midi_file, parse_score_file
-
-    path = Path(path)
-    if not path.is_file():
-        raise GenerateError(f"prompt {path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix in MIDI_SUFFIXES:
-        try:
-            events = parse_midi_file(str(path))
-        except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
-            raise GenerateError(f"prompt {path}: not a readable MIDI file ({exc})") from exc
-    elif suffix in ABC_SUFFIXES:
-        try:
-            found, _ = parse_score_file(str(path))
-        except Exception as exc:  # music21 raises many unrelated types for bad ABC
-            raise GenerateError(f"prompt {path}: music21 cannot read it ({exc})") from exc
-        events = found[0][1] if found else []
-    else:
-        raise GenerateError(f"prompt {path}: format {suffix or '(none)'} is not one this model "
-                            f"reads; give a {'/'.join(MIDI_SUFFIXES + ABC_SUFFIXES)} file")
-    events = [e for e in events if e.kind != "control_change" or e.pitch == 64]
-    if not any(e.is_note_on for e in events):
-        raise GenerateError(f"prompt {path}: no notes in it")
-    start = min(e.time for e in events)
-    return [Event(e.time - start, e.kind, e.pitch, e.velocity, e.channel) for e in events]
 
 
 def write_call_and_answer(call: Sequence[Event], answer: Sequence[Event], path: Path, *,

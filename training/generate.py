@@ -37,7 +37,8 @@ class GenerateError(ValueError):
 
 
 # --- prompt --------------------------------------------------------------------------------------
-def prompt_ids(path: Path, tokenizer) -> list[int]:
+def prompt_events(path: Path) -> list[Event]:
+    """A MIDI file (mido) or an ABC tune (music21, its first tune) -> note events from 0 s."""
     from .parsing import parse_midi_file, parse_score_file
 
     path = Path(path)
@@ -49,22 +50,34 @@ def prompt_ids(path: Path, tokenizer) -> list[int]:
             events = parse_midi_file(str(path))
         except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
             raise GenerateError(f"prompt {path}: not a readable MIDI file ({exc})") from exc
-        ids = tokenizer.encode(events)
     elif suffix in ABC_SUFFIXES:
-        text = path.read_text(encoding="utf-8", errors="replace")
-        if "X:" not in text:
-            raise GenerateError(f"prompt {path}: no ABC tune in it (no 'X:' line)")
-        if hasattr(tokenizer, "text_to_ids"):  # a character model reads the tune as it is
-            ids = tokenizer.text_to_ids(text.strip() + "\n")
-        else:
-            try:
-                tunes, _ = parse_score_file(str(path))
-            except Exception as exc:  # music21 raises many unrelated types for bad ABC
-                raise GenerateError(f"prompt {path}: music21 cannot read it ({exc})") from exc
-            ids = tokenizer.encode(tunes[0][1]) if tunes else []
+        try:
+            found, _ = parse_score_file(str(path))
+        except Exception as exc:  # music21 raises many unrelated types for bad ABC
+            raise GenerateError(f"prompt {path}: music21 cannot read it ({exc})") from exc
+        events = found[0][1] if found else []
     else:
         raise GenerateError(f"prompt {path}: format {suffix or '(none)'} is not one this model "
                             f"reads; give a {'/'.join(MIDI_SUFFIXES + ABC_SUFFIXES)} file")
+    events = [e for e in events if e.kind != "control_change" or e.pitch == 64]
+    if not any(e.is_note_on for e in events):
+        raise GenerateError(f"prompt {path}: no notes in it")
+    start = min(e.time for e in events)
+    return [Event(e.time - start, e.kind, e.pitch, e.velocity, e.channel) for e in events]
+
+
+def prompt_ids(path: Path, tokenizer) -> list[int]:
+    path = Path(path)
+    if not path.is_file():
+        raise GenerateError(f"prompt {path}: no such file")
+    if path.suffix.lower() in ABC_SUFFIXES and hasattr(tokenizer, "text_to_ids"):
+        # A character model reads the tune's text as it is.
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if "X:" not in text:
+            raise GenerateError(f"prompt {path}: no ABC tune in it (no 'X:' line)")
+        ids = tokenizer.text_to_ids(text.strip() + "\n")
+    else:
+        ids = tokenizer.encode(prompt_events(path))
     if not ids:
         raise GenerateError(f"prompt {path}: no notes this model's tokenizer can use")
     return ids

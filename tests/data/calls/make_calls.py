@@ -27,6 +27,8 @@ from pathlib import Path
 
 import mido
 
+from improvd.daemon.midi_events import with_delta_times
+
 TICKS_PER_BEAT = 480
 NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
@@ -153,10 +155,7 @@ def to_midi(phrase, bpm: int, beats_per_bar: int, key: str, title: str) -> mido.
         mido.MetaMessage("time_signature", numerator=beats_per_bar, denominator=4),
         mido.MetaMessage("key_signature", key=key),
     ])
-    last = 0
-    for tick, _, msg in timed:
-        track.append(msg.copy(time=tick - last))
-        last = tick
+    track.extend(with_delta_times((tick, msg) for tick, _, msg in timed))
     midi = mido.MidiFile(ticks_per_beat=TICKS_PER_BEAT)
     midi.tracks.append(track)
     return midi
