@@ -69,21 +69,33 @@ def with_delta_times(timed: Iterable[tuple[int, mido.Message]]) -> list[mido.Mes
     return out
 
 
-def write_midi_file(events: Iterable[Event], path: str | Path, *, ticks_per_beat: int = 480,
-                    bpm: float = 120.0) -> Path:
-    """Events (times in seconds) -> a one-track MIDI file at `bpm`; offs before ons at a tie, so
-    a repeated pitch ends and restarts at the same instant."""
-    seconds_per_tick = 60.0 / bpm / ticks_per_beat
-    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0)])
+def events_track(events: Iterable[Event], seconds_per_tick: float, head=()) -> mido.MidiTrack:
+    """Events (times in seconds) -> a MIDI track after the `head` meta messages; offs before
+    ons at a tie, so a repeated pitch ends and restarts at the same instant; a note-on of
+    velocity 0 is written as the note-off it means."""
+    track = mido.MidiTrack(head)
     now = 0
     for e in sorted(events, key=lambda e: (e.time, e.is_note_on, e.pitch)):
         tick = max(now, round(e.time / seconds_per_tick))
-        if e.is_note_off:  # a note-on of velocity 0 is written as the note-off it means
+        if e.is_note_off:
             e = Event(e.time, "note_off", e.pitch, 0, e.channel)
         track.append(to_message(e).copy(time=tick - now))
         now = tick
+    return track
+
+
+def write_midi_file(events: Iterable[Event], path: str | Path, *, ticks_per_beat: int = 480,
+                    bpm: float = 120.0, tracks: dict[str, Iterable[Event]] | None = None) -> Path:
+    """Events (times in seconds) -> a MIDI file at `bpm`, atomically. With `tracks`, one named
+    track each (e.g. {"call": ..., "answer": ...}) and `events` ignored."""
+    seconds_per_tick = 60.0 / bpm / ticks_per_beat
+    tempo = mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0)
     midi = mido.MidiFile(ticks_per_beat=ticks_per_beat)
-    midi.tracks.append(track)
+    if tracks is None:
+        midi.tracks.append(events_track(events, seconds_per_tick, [tempo]))
+    for i, (name, part) in enumerate((tracks or {}).items()):
+        head = [mido.MetaMessage("track_name", name=name)] + ([tempo] if i == 0 else [])
+        midi.tracks.append(events_track(part, seconds_per_tick, head))
     with atomic_path(path) as tmp:
         midi.save(str(tmp))
     return Path(path)

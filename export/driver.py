@@ -43,7 +43,7 @@ def export_run(run_dir: Path, out_path: Path, *, quantize: bool = False) -> Mode
         # This build's spec of the run's tokenizer (its live-input settings may be newer).
         tokenizers.from_spec(run["tokenizer"]).spec(), graph.context_length,
         states=graph.states,
-        training=training_record(run, model))
+        training={**training_record(run, model), "generation": recipe.generation(config)})
     with tempfile.TemporaryDirectory(prefix="improvd-export-") as tmp:
         float_path = Path(tmp) / "float.onnx"
         convert(graph.function, float_path, info)

@@ -81,3 +81,5 @@ def test_the_recipe_trains_on_performances(tmp_path):
     data = json.loads(text)["data"]
     # Each training piece as written plus one performance of it: about twice the tokens.
     assert data["train_tokens_augmented"] > 1.7 * data["tokens"]["train"]
+    # Pieces joined into one stream: every token of it is in some window.
+    assert data["windows"]["train"] >= data["train_tokens_augmented"] // 64 - 1

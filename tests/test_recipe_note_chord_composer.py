@@ -38,9 +38,7 @@ def test_tiny_composer_trains_exports_generates_and_answers_live(made):
 @pytest.mark.slow
 def test_a_prompt_the_recipe_cannot_read_is_a_clear_error(made, tmp_path):
     from improvd.training.generate import GenerateError
-    from improvd.training.recipes import get_recipe
-
-    generate = get_recipe(NAME).generate
+    from improvd.training.generate import generate_model as generate
     out = tmp_path / "out.mid"
     text = tmp_path / "phrase.txt"
     text.write_text("C E G")

@@ -13,8 +13,8 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from improvd.daemon.atomic import atomic_path
 from improvd.daemon.events import Event
+from improvd.daemon.midi_events import write_midi_file
 
 from .generate import GenerateError, prompt_events
 
@@ -23,32 +23,8 @@ log = logging.getLogger(__name__)
 
 def write_call_and_answer(call: Sequence[Event], answer: Sequence[Event], path: Path, *,
                           ticks_per_beat: int = 480, bpm: float = 120.0) -> Path:
-    import mido
-
-    seconds_per_tick = 60.0 / bpm / ticks_per_beat
-    midi = mido.MidiFile(ticks_per_beat=ticks_per_beat)
-    for name, events in (("call", call), ("answer", answer)):
-        track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
-        if name == "call":
-            track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)))
-        now = 0
-        for e in sorted(events, key=lambda e: e.time):  # stable: same-time order kept
-            tick = max(now, round(e.time / seconds_per_tick))
-            if e.is_note_on:
-                msg = mido.Message("note_on", note=e.pitch, velocity=e.velocity,
-                                   channel=e.channel)
-            elif e.is_note_off:
-                msg = mido.Message("note_off", note=e.pitch, velocity=0, channel=e.channel)
-            else:
-                msg = mido.Message("control_change", control=e.pitch, value=e.velocity,
-                                   channel=e.channel)
-            track.append(msg.copy(time=tick - now))
-            now = tick
-        midi.tracks.append(track)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        midi.save(str(tmp))
-    return path
+    return write_midi_file((), path, ticks_per_beat=ticks_per_beat, bpm=bpm,
+                           tracks={"call": call, "answer": answer})
 
 
 def generate_answer(model_path: Path, prompt: Path | None, out: Path, *, config=None,

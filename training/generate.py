@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from improvd.daemon.events import Event
+from improvd.daemon.midi_events import write_midi_file as write_midi
 
 log = logging.getLogger(__name__)
 
@@ -108,35 +109,6 @@ def sample(runner, prompt: Sequence[int], n: int, *, temperature: float = 1.0,
 
 
 # --- MIDI out ------------------------------------------------------------------------------------
-def write_midi(events: Sequence[Event], path: Path, *, ticks_per_beat: int = 480,
-               bpm: float = 120.0) -> Path:
-    import mido
-
-    from .render import _atomic
-
-    path = Path(path)
-    seconds_per_tick = 60.0 / bpm / ticks_per_beat
-    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0)])
-    now = 0
-    ordered = sorted(events, key=lambda e: (e.time, e.is_note_on, e.pitch))
-    for e in ordered:
-        tick = max(now, round(e.time / seconds_per_tick))
-        if e.is_note_on:
-            msg = mido.Message("note_on", note=e.pitch, velocity=e.velocity, channel=e.channel)
-        elif e.is_note_off:
-            msg = mido.Message("note_off", note=e.pitch, velocity=0, channel=e.channel)
-        else:
-            msg = mido.Message("control_change", control=e.pitch, value=e.velocity,
-                               channel=e.channel)
-        track.append(msg.copy(time=tick - now))
-        now = tick
-    midi = mido.MidiFile(ticks_per_beat=ticks_per_beat)
-    midi.tracks.append(track)
-    with _atomic(path) as tmp:
-        midi.save(str(tmp))
-    return path
-
-
 def shift(events: Sequence[Event], start: float) -> list[Event]:
     first = min((e.time for e in events), default=0.0)
     return [Event(e.time - first + start, e.kind, e.pitch, e.velocity, e.channel) for e in events]
@@ -263,6 +235,24 @@ def plays_live(tokenizer) -> bool:
         and not hasattr(tokenizer, "text_to_ids")
 
 
+def generate_model(model_path: Path, prompt: Path | None, out: Path, **kwargs) -> dict:
+    """Offline generation for any exported model that does not play live, chosen from its
+    metadata alone (no recipe module, no TensorFlow): a character model writes ABC text; the
+    others continue the prompt token by token, with the defaults their recipe exported
+    (`generation`: how many tokens, and the seed's own prompt when none is given)."""
+    from improvd.daemon import tokenizers
+    from improvd.daemon.runner import open_session
+
+    _, info = open_session(model_path)
+    if hasattr(tokenizers.from_spec(info.tokenizer), "text_to_ids"):
+        return generate_abc(model_path, prompt, out, **kwargs)
+    defaults = info.training.get("generation", {})
+    kwargs.setdefault("tokens", defaults.get("tokens", 256))
+    if prompt is None and defaults.get("prompt"):
+        kwargs["prompt_tokens"] = defaults["prompt"]
+    return generate_file(model_path, prompt, out, **kwargs)
+
+
 def _handle(args) -> int:
     from improvd.daemon import tokenizers
     from improvd.daemon.artifact import ModelFileError
@@ -277,19 +267,10 @@ def _handle(args) -> int:
         tok = tokenizers.from_spec(info.tokenizer)
         if plays_live(tok):
             return _answer(args)
-        if hasattr(tok, "text_to_ids"):  # a character model: no recipe module (TensorFlow) needed
-            fn = generate_abc
-        else:
-            from .recipes import UnknownRecipeError, get_recipe
-
-            try:
-                fn = getattr(get_recipe(info.recipe), "generate", generate_file)
-            except UnknownRecipeError:
-                fn = generate_file
         extra = {"tokens": args.tokens} if args.tokens else {}
-        report = fn(args.model, args.prompt, args.out, greedy=args.greedy, seed=args.seed,
-                    temperature=1.0 if args.temperature is None else args.temperature,
-                    wav=args.wav, **extra)
+        temperature = 1.0 if args.temperature is None else args.temperature
+        report = generate_model(args.model, args.prompt, args.out, greedy=args.greedy,
+                                seed=args.seed, temperature=temperature, wav=args.wav, **extra)
     except (GenerateError, ModelFileError, ConfigError) as exc:
         raise CommandError(str(exc)) from exc
     print(f"wrote {args.out}: {report['generated_tokens']} tokens, {report['answer_notes']} "

@@ -9,6 +9,7 @@ training/configs/<name>.toml. It says:
                                    window graph (the last N tokens), and the trained model's own
                                    logits that the exported file must reproduce
   score(config, best, last, data)  optional figures comparable with the recipe's seed
+  generation(config) optional defaults of `improvd generate` (tokens, the seed's prompt)
 
 Everything else (resume, checkpoints, history, run.json, export, parity, held-out NLL, the
 model card) is done once for every recipe: training/driver.py trains, export/driver.py exports.
@@ -23,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from improvd.daemon.artifact import StateSpec
+from improvd.daemon.artifact import StateSpec, lstm_states
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,16 @@ class Recipe:
     Config: ClassVar[type]
     # Keys --resume takes from the chosen size's table rather than from the run being resumed.
     resume_from_table: ClassVar[tuple[str, ...]] = ()
+    PARTS: ClassVar[tuple[str, ...]] = ("load_data", "build", "compile_model")
+
+    def __init__(self, **parts: Callable):
+        """parts: a recipe module's own functions for load_data, build and compile_model,
+        given by keyword in place of methods (RECIPE = MyRecipe(build=build, ...))."""
+        for name, function in parts.items():
+            if name not in self.PARTS:
+                raise TypeError(f"{type(self).__name__}: {name!r} is not a recipe part "
+                                f"({', '.join(self.PARTS)})")
+            setattr(self, name, function)
 
     def load_data(self, config) -> TrainingData:
         raise NotImplementedError
@@ -108,6 +119,19 @@ class Recipe:
     def score(self, config, best, last, data: TrainingData) -> dict[str, Any]:
         """Figures beyond the shared held-out NLL (e.g. the seed's own test measure)."""
         return {}
+
+    def generation(self, config) -> dict[str, Any]:
+        """What `improvd generate` does by default with the exported model, kept in its
+        metadata so that generating needs no recipe module: {"tokens": how many, "prompt":
+        token ids to continue when the user gives no prompt}."""
+        return {}
+
+
+def lstm_step_graph(step, model, context_length: int, units: list[int]) -> InferenceGraph:
+    """The usual recurrent export: `step` (one token + each LSTM's h, c in and out) for a stack
+    of LSTMs of `units` trained on whole sequences by `model`."""
+    return InferenceGraph(kind="recurrent", function=step, context_length=context_length,
+                          reference=sequence_reference(model), states=lstm_states(units))
 
 
 # --- references: the trained model's logits as the daemon's runner would see them ---------------

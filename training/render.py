@@ -73,5 +73,3 @@ def synth_wav(events: Iterable[Event], wav_path: Path, *, sample_rate: int = SAM
         w.setframerate(sample_rate)
         w.writeframes((out * 32767).astype("<i2").tobytes())
 
-
-_atomic = atomic_path  # the name training/generate.py imports it by

@@ -36,8 +36,13 @@ from improvd.daemon.tokenizers.abc_chars import AbcCharsTokenizer
 
 from .. import dataset
 from ..errors import SourceError
-from ..generate import generate_abc
-from ..recipe import InferenceGraph, Recipe, TrainConfig, TrainingData, sequence_reference
+from ..recipe import (
+    InferenceGraph,
+    Recipe,
+    TrainConfig,
+    TrainingData,
+    lstm_step_graph,
+)
 from ..sources import ABC_SUFFIXES, FOLK_FOLDERS, files_under
 
 log = logging.getLogger(__name__)
@@ -192,21 +197,8 @@ class AbcCharLstm(Recipe):
     name = NAME
     Config = Config
 
-    load_data = staticmethod(load_data)
-    build = staticmethod(build)
-    compile_model = staticmethod(compile_model)
-
     def inference_graph(self, config: Config, model: keras.Model) -> InferenceGraph:
-        return InferenceGraph(kind="recurrent", function=build_step(config, model),
-                              context_length=config.window,
-                              reference=sequence_reference(model),
-                              states=lstm_states([config.units]))
+        return lstm_step_graph(build_step(config, model), model, config.window, [config.units])
 
 
-RECIPE = AbcCharLstm()
-
-
-def generate(model_path, prompt, out, **kwargs):
-    """Offline generation: ABC text sampled through the exported model, split into tunes, each
-    converted with music21; see training/generate.py."""
-    return generate_abc(model_path, prompt, out, **kwargs)
+RECIPE = AbcCharLstm(load_data=load_data, build=build, compile_model=compile_model)

@@ -26,7 +26,6 @@ from improvd.daemon.tokenizers.chorale_arpeggio import ChoraleArpeggioTokenizer
 
 from .. import dataset, jsb
 from ..errors import SourceError
-from ..generate import generate_file
 from ..jsb import VOICES
 from ..recipe import InferenceGraph, Recipe, TrainConfig, TrainingData, window_reference
 
@@ -177,10 +176,6 @@ class ChoraleWavenet(Recipe):
     name = NAME
     Config = Config
 
-    load_data = staticmethod(load_data)
-    build = staticmethod(build)
-    compile_model = staticmethod(compile_model)
-
     def inference_graph(self, config: Config, model: keras.Model) -> InferenceGraph:
         """The trained graph itself is the window model: tokens [1, n] -> logits [1, n, 47]."""
         def last_logits(ids):
@@ -194,16 +189,10 @@ class ChoraleWavenet(Recipe):
     def score(self, config: Config, best, last, data: TrainingData) -> dict:
         return score(config, best, last, data)
 
+    def generation(self, config: Config) -> dict:
+        """The seed's: the first 16 chords of test chorale 2, and 56 chords (224 tokens)."""
+        chorale = load_chorales(config.source)["test"][2]
+        return {"tokens": 56 * 4, "prompt": to_ids(chorale[:16]).tolist()}
 
-RECIPE = ChoraleWavenet()
 
-
-def generate(model_path, prompt, out, *, tokens: int = 56 * 4, **kwargs):
-    """Offline generation through the exported model (training/generate.py). With no prompt, the
-    seed's: the first 16 chords of test chorale 2; 56 chords (224 tokens) follow by default."""
-    prompt_tokens = None
-    if prompt is None:
-        chorale = load_chorales(Config.source)["test"][2]
-        prompt_tokens = to_ids(chorale[:16]).tolist()
-    return generate_file(model_path, prompt, out, tokens=tokens, prompt_tokens=prompt_tokens,
-                         **kwargs)
+RECIPE = ChoraleWavenet(load_data=load_data, build=build, compile_model=compile_model)

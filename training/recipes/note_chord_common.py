@@ -44,6 +44,7 @@ class DataConfig(TrainConfig):
     monitor: str = "loss"
     tempo_bpm: float = 120.0  # playback timing of the timing-free tokens (stored in the spec)
     beats_per_token: float = 0.5
+    generate_tokens: int = 100  # `improvd generate`'s default length: each seed's own count
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -117,9 +118,33 @@ def window_function(logits: keras.Model, seq_len: int):
     return window
 
 
+def scaled_input(config: DataConfig, vocab_size: int) -> list:
+    """The seeds' input: ids / vocab_size as one float feature per step."""
+    return [keras.Input(shape=(config.seq_len,), dtype="int32", name="tokens"),
+            keras.layers.Rescaling(1.0 / vocab_size, name="scale"),
+            keras.layers.Reshape((config.seq_len, 1), name="feature")]
+
+
+def softmax_output(vocab_size: int) -> list:
+    return [keras.layers.Dense(vocab_size, name="logits"),
+            keras.layers.Activation("softmax", name="softmax")]
+
+
 class NoteChordRecipe(Recipe):
-    """The Note/Chord data, the held-out figures and the window export; subclasses add the
-    model (Config, build, compile_model)."""
+    """The Note/Chord data, the held-out figures and the window export. A recipe of this family
+    is its Config, its network (build) and its optimizer:
+    RECIPE = NoteChordRecipe(NAME, Config, build, keras.optimizers.Adam)."""
+
+    def __init__(self, name: str, config_class: type, build, optimizer):
+        super().__init__(build=build)
+        self.name, self.Config, self.optimizer = name, config_class, optimizer
+
+    def compile_model(self, model, config: DataConfig) -> None:
+        model.compile(optimizer=self.optimizer(config.learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    def generation(self, config: DataConfig) -> dict:
+        return {"tokens": config.generate_tokens}
 
     def load_data(self, config: DataConfig) -> TrainingData:
         return load_data(config)

@@ -21,7 +21,6 @@ import keras
 
 from improvd.daemon.typed_config import setting
 
-from ..generate import generate_file
 from ..recipe import InferenceGraph
 from . import note_chord_common as common
 from .note_chord_step import step_graph
@@ -38,12 +37,11 @@ class Config(common.DataConfig):
     dense_units: int = 256
     learning_rate: float = 0.001  # Keras' RMSprop default, as optimizer='rmsprop'
     export_kind: str = setting("recurrent", choices=("recurrent", "window"))
+    generate_tokens: int = 500  # the count of Skuli's predict.py, which the post's follows
 
 
 def build(config: Config, vocab_size: int):
-    layers = [keras.Input(shape=(config.seq_len,), dtype="int32", name="tokens"),
-              keras.layers.Rescaling(1.0 / vocab_size, name="scale"),
-              keras.layers.Reshape((config.seq_len, 1), name="feature")]
+    layers = common.scaled_input(config, vocab_size)
     for i, units in enumerate(config.units):
         last = i == len(config.units) - 1
         layers.append(keras.layers.LSTM(units, return_sequences=not last, name=f"lstm_{i}"))
@@ -51,23 +49,13 @@ def build(config: Config, vocab_size: int):
             layers.append(keras.layers.Dropout(config.dropout, name=f"dropout_{i}"))
     layers += [keras.layers.Dense(config.dense_units, name="dense"),
                keras.layers.Activation("relu", name="relu"),
-               keras.layers.Dropout(config.dropout, name="dropout_dense"),
-               keras.layers.Dense(vocab_size, name="logits"),
-               keras.layers.Activation("softmax", name="softmax")]
-    return keras.Sequential(layers, name="note_chord_composer")
-
-
-def compile_model(model, config: Config) -> None:
-    model.compile(optimizer=keras.optimizers.RMSprop(config.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+               keras.layers.Dropout(config.dropout, name="dropout_dense")]
+    return keras.Sequential(layers + common.softmax_output(vocab_size),
+                            name="note_chord_composer")
 
 
 class NoteChordComposer(common.NoteChordRecipe):
-    name = NAME
-    Config = Config
-
-    build = staticmethod(build)
-    compile_model = staticmethod(compile_model)
+    """The family's recipe, exported as a step graph unless export_kind says "window"."""
 
     def inference_graph(self, config: Config, model) -> InferenceGraph:
         if config.export_kind == "window":
@@ -75,10 +63,4 @@ class NoteChordComposer(common.NoteChordRecipe):
         return step_graph(config, model)
 
 
-RECIPE = NoteChordComposer()
-
-
-def generate(model_path, prompt, out, *, tokens: int = 500, **kwargs) -> dict:
-    """`improvd generate` for this recipe: the shared offline generation, 500 tokens by default
-    (the count of Skuli's predict.py, which the post's predict.py follows)."""
-    return generate_file(model_path, prompt, out, tokens=tokens, **kwargs)
+RECIPE = NoteChordComposer(NAME, Config, build, keras.optimizers.RMSprop)

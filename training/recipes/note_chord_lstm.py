@@ -16,7 +16,6 @@ import logging
 
 import keras
 
-from ..generate import generate_file
 from . import note_chord_common as common
 
 log = logging.getLogger(__name__)
@@ -29,39 +28,16 @@ class Config(common.DataConfig):
     units: tuple = (512, 256, 128, 64, 32)
     dropout: float = 0.2
     learning_rate: float = 0.001  # Keras' Adam default, as the notebook's optimizer='adam'
+    generate_tokens: int = 100  # the seed's own count
 
 
 def build(config: Config, vocab_size: int):
-    layers = [keras.Input(shape=(config.seq_len,), dtype="int32", name="tokens"),
-              # The notebook feeds ids / vocab_size as one float feature per step.
-              keras.layers.Rescaling(1.0 / vocab_size, name="scale"),
-              keras.layers.Reshape((config.seq_len, 1), name="feature")]
+    layers = common.scaled_input(config, vocab_size)  # as the notebook: ids / vocab_size
     for i, units in enumerate(config.units):
         last = i == len(config.units) - 1
         layers += [keras.layers.LSTM(units, return_sequences=not last, name=f"lstm_{i}"),
                    keras.layers.Dropout(config.dropout, name=f"dropout_{i}")]
-    layers += [keras.layers.Dense(vocab_size, name="logits"),
-               keras.layers.Activation("softmax", name="softmax")]
-    return keras.Sequential(layers, name="note_chord_lstm")
+    return keras.Sequential(layers + common.softmax_output(vocab_size), name="note_chord_lstm")
 
 
-def compile_model(model, config: Config) -> None:
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-
-
-class NoteChordLstm(common.NoteChordRecipe):
-    name = NAME
-    Config = Config
-
-    build = staticmethod(build)
-    compile_model = staticmethod(compile_model)
-
-
-RECIPE = NoteChordLstm()
-
-
-def generate(model_path, prompt, out, *, tokens: int = 100, **kwargs) -> dict:
-    """`improvd generate` for this recipe: the shared offline generation, 100 tokens by default
-    (the seed's own count)."""
-    return generate_file(model_path, prompt, out, tokens=tokens, **kwargs)
+RECIPE = common.NoteChordRecipe(NAME, Config, build, keras.optimizers.Adam)

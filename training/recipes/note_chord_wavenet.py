@@ -17,7 +17,6 @@ import logging
 
 import keras
 
-from ..generate import generate_file
 from . import note_chord_common as common
 
 log = logging.getLogger(__name__)
@@ -34,6 +33,7 @@ class Config(common.DataConfig):
     dropout: float = 0.2
     dense_units: int = 256
     learning_rate: float = 0.001
+    generate_tokens: int = 10  # the seed's own count
 
 
 def build(config: Config, vocab_size: int):
@@ -45,29 +45,8 @@ def build(config: Config, vocab_size: int):
                    keras.layers.Dropout(config.dropout, name=f"dropout_{i}"),
                    keras.layers.MaxPool1D(2, name=f"pool_{i}")]
     layers += [keras.layers.GlobalMaxPool1D(name="global_pool"),
-               keras.layers.Dense(config.dense_units, activation="relu", name="dense"),
-               keras.layers.Dense(vocab_size, name="logits"),
-               keras.layers.Activation("softmax", name="softmax")]
-    return keras.Sequential(layers, name="note_chord_wavenet")
+               keras.layers.Dense(config.dense_units, activation="relu", name="dense")]
+    return keras.Sequential(layers + common.softmax_output(vocab_size), name="note_chord_wavenet")
 
 
-def compile_model(model, config: Config) -> None:
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-
-
-class NoteChordWavenet(common.NoteChordRecipe):
-    name = NAME
-    Config = Config
-
-    build = staticmethod(build)
-    compile_model = staticmethod(compile_model)
-
-
-RECIPE = NoteChordWavenet()
-
-
-def generate(model_path, prompt, out, *, tokens: int = 10, **kwargs) -> dict:
-    """`improvd generate` for this recipe: the shared offline generation, 10 tokens by default
-    (the seed's own count)."""
-    return generate_file(model_path, prompt, out, tokens=tokens, **kwargs)
+RECIPE = common.NoteChordRecipe(NAME, Config, build, keras.optimizers.Adam)

@@ -19,7 +19,14 @@ from improvd.daemon.artifact import lstm_states
 from improvd.daemon.tokenizers.performance import PerformanceTokenizer
 
 from .. import dataset, performances, sources
-from ..recipe import InferenceGraph, Recipe, TrainConfig, TrainingData, sequence_reference
+from ..recipe import (
+    InferenceGraph,
+    Recipe,
+    TrainConfig,
+    TrainingData,
+    lstm_step_graph,
+    sequence_reference,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +59,10 @@ class Config(TrainConfig):
     jitter_ms: float = 6.0
     accent_range: tuple = (0, 24)
     arc_range: tuple = (0, 16)
+    # Window the pieces as one stream, one after the other: a piece shorter than a window (most
+    # folk tunes) still counts, and the model learns what the daemon feeds it, one phrase
+    # after another. False: each piece windowed alone (the shipped [default]).
+    join_pieces: bool = False
     vocab_size: int = VOCAB_SIZE
 
 
@@ -129,8 +140,8 @@ def load_data(config: Config) -> TrainingData:
     tok = tokenizer()
     augmented = _augmented_train(splits["train"], tok, config)
     plain = {name: dataset.tokenize_split(ps, tok) for name, ps in splits.items()}
-    windows = {"train": dataset.make_windows(augmented, config.window, config.stride),
-               "valid": dataset.make_windows(plain["valid"], config.window, config.window)}
+    windows = {"train": _windows(augmented, config, config.stride),
+               "valid": _windows(plain["valid"], config, config.window)}
     for name, w in windows.items():
         if len(w) == 0:
             raise sources.SourceError(
@@ -148,6 +159,12 @@ def load_data(config: Config) -> TrainingData:
         train=dataset.to_tf_dataset(windows["train"], config.batch_size, shuffle=True,
                                     seed=config.seed),
         valid=dataset.to_tf_dataset(windows["valid"], config.batch_size, shuffle=False))
+
+
+def _windows(sequences: list[np.ndarray], config: Config, stride: int) -> np.ndarray:
+    if config.join_pieces and sequences:
+        sequences = [np.concatenate(sequences)]
+    return dataset.make_windows(sequences, config.window, stride)
 
 
 def _augmented_train(pieces, tok, config: Config) -> list[np.ndarray]:
@@ -171,15 +188,9 @@ class PerformanceLstm(Recipe):
     # A copy of a run can be fine-tuned with new dynamics and a new time budget (same model).
     resume_from_table = ("velocity_levels", "velocity_swell", "velocity_jitter", "time_limit_min")
 
-    load_data = staticmethod(load_data)
-    build = staticmethod(build)
-    compile_model = staticmethod(compile_model)
-
     def inference_graph(self, config: Config, model: keras.Model) -> InferenceGraph:
-        return InferenceGraph(kind="recurrent", function=build_step(config, model),
-                              context_length=config.window,
-                              reference=sequence_reference(model),
-                              states=lstm_states([config.units] * config.layers))
+        return lstm_step_graph(build_step(config, model), model, config.window,
+                               [config.units] * config.layers)
 
 
-RECIPE = PerformanceLstm()
+RECIPE = PerformanceLstm(load_data=load_data, build=build, compile_model=compile_model)
