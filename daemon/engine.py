@@ -65,8 +65,6 @@ class Engine:
         self.metrics = metrics or EngineMetrics()
         self.scheduler = Scheduler(output, clock, (config.midi.output_channel - 1,))
         self.queue = InputQueue(queue_limit)
-        self._dropped_reported = 0
-        self._drops_logged_at = -float("inf")
         self._to_event = to_event
         self._thread: threading.Thread | None = None
         self.last_reaction_s: float | None = None  # call end -> first answer note due
@@ -152,7 +150,7 @@ class Engine:
             self._install(*t)
             log.info("reloaded the config and the model")
             return
-        self._report_drops()
+        self.queue.report_drops(self.clock())
         self.queue.taken(msg)
         self.input_lag_s = max(self.input_lag_s, self.clock() - t)
         event = msg if isinstance(msg, Event) else self._convert(msg, t)
@@ -188,15 +186,6 @@ class Engine:
             from .ports import to_event  # the only module that knows mido messages
             self._to_event = to_event
         return self._to_event(msg, t)
-
-    def _report_drops(self) -> None:
-        # At most one line a second: a flood must not turn into a flood of log lines too.
-        now = self.clock()
-        dropped = self.queue.dropped
-        if dropped != self._dropped_reported and now - self._drops_logged_at >= 1.0:
-            log.warning("input flood: dropped %d messages so far (note-offs are always kept)",
-                        dropped)
-            self._dropped_reported, self._drops_logged_at = dropped, now
 
     # --- the answer --------------------------------------------------------------------------
     def _start_response(self, d: Respond, now: float) -> None:

@@ -11,9 +11,12 @@ tokens a second). Queue(maxsize) cannot make that exception, hence the hand-made
 
 from __future__ import annotations
 
+import logging
 import queue
 
 from .events import Event
+
+log = logging.getLogger(__name__)
 
 
 def note_off_key(msg) -> tuple[int, int] | None:
@@ -33,6 +36,8 @@ class InputQueue(queue.Queue):
         self.limit = limit
         self.dropped = 0
         self._overflow_offs: set[tuple[int, int]] = set()  # note-offs let in past the limit
+        self._reported = 0
+        self._reported_at = -float("inf")
 
     def put_input(self, msg, t: float) -> None:
         """MIDI input thread: queue (msg, t) or count it dropped; never blocks, never raises."""
@@ -43,6 +48,14 @@ class InputQueue(queue.Queue):
                 return
             self._overflow_offs.add(key)  # set.add is atomic under the GIL
         self.put_nowait((msg, t))
+
+    def report_drops(self, now: float) -> None:
+        """Engine thread: log the drops so far, at most once a second (a flood must not turn
+        into a flood of log lines too)."""
+        if self.dropped != self._reported and now - self._reported_at >= 1.0:
+            log.warning("input flood: dropped %d messages so far (note-offs are always kept)",
+                        self.dropped)
+            self._reported, self._reported_at = self.dropped, now
 
     def taken(self, msg) -> None:
         """Engine thread: `msg` left the queue (a waiting note-off frees its key's place)."""
