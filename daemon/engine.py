@@ -29,6 +29,7 @@ from .events import Event
 from .handover import plan_answer
 from .input_queue import InputQueue
 from .metrics import EngineMetrics
+from .midi_events import to_event as midi_to_event
 from .policy import CallResponsePolicy, Respond, Stop
 from .sampling import Constraints, Sampler, legal_mask
 from .scheduler import ANSWER, THRU, Scheduler
@@ -59,13 +60,13 @@ class Engine:
                  to_event: Callable | None = None, queue_limit: int = 512,
                  metrics: EngineMetrics | None = None):
         """output: has send_event(event, channel). to_event: mido message -> Event | None
-        (default: ports.to_event); Event objects are accepted as they are. metrics: told of
+        (default: midi_events.to_event); Event objects are accepted as they are. metrics: told of
         each measurement point (metrics.py; default: nothing recorded)."""
         self.clock = clock
         self.metrics = metrics or EngineMetrics()
         self.scheduler = Scheduler(output, clock, (config.midi.output_channel - 1,))
         self.queue = InputQueue(queue_limit)
-        self._to_event = to_event
+        self._to_event = to_event or midi_to_event
         self._thread: threading.Thread | None = None
         self.last_reaction_s: float | None = None  # call end -> first answer note due
         self.input_lag_s = 0.0  # worst time from the MIDI callback's stamp to the engine
@@ -153,7 +154,7 @@ class Engine:
         self.queue.report_drops(self.clock())
         self.queue.taken(msg)
         self.input_lag_s = max(self.input_lag_s, self.clock() - t)
-        event = msg if isinstance(msg, Event) else self._convert(msg, t)
+        event = msg if isinstance(msg, Event) else self._to_event(msg, t)
         if event is None or (self.channels and event.channel not in self.channels):
             return
         if self.config.midi.thru:
@@ -180,12 +181,6 @@ class Engine:
                 self._start_response(decision, now)
         if self.response is not None:
             self._generate(now)
-
-    def _convert(self, msg, t: float) -> Event | None:
-        if self._to_event is None:
-            from .ports import to_event  # the only module that knows mido messages
-            self._to_event = to_event
-        return self._to_event(msg, t)
 
     # --- the answer --------------------------------------------------------------------------
     def _start_response(self, d: Respond, now: float) -> None:

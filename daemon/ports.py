@@ -1,9 +1,8 @@
 """MIDI ports over python-rtmidi: backend choice, named virtual ports, connections, robust input.
 
-The only module that imports rtmidi (midi_events.py converts Events to and from mido's
-messages). The input side uses python-rtmidi directly and parses
-the raw bytes with `mido.Parser`, which drops stray data bytes, unfinished sysex and unknown status
-bytes instead of raising: whatever a keyboard or another program sends, the input thread survives.
+The only module that imports rtmidi (midi_events.py converts Events to and from mido's). Input
+bytes are parsed by `mido.Parser`, which drops stray data bytes, unfinished sysex and unknown
+status bytes instead of raising: whatever a keyboard or another program sends, input survives.
 
 Input is read from rtmidi's own queue by a thread of ours ("improvd-midi-in", polling every
 millisecond) rather than through an rtmidi callback: on JACK that callback runs inside JACK's
@@ -31,19 +30,12 @@ import rtmidi
 
 from . import jack
 from .events import Event
-from .midi_events import to_event, to_message
-
-__all__ = ["MidiInput", "MidiOutput", "PortError", "choose_backend", "list_ports", "to_event",
-           "to_message"]  # to_event: the engine's default converter
+from .midi_events import to_message
 
 log = logging.getLogger(__name__)
 
-APIS = {
-    "alsa": rtmidi.API_LINUX_ALSA,
-    "jack": rtmidi.API_UNIX_JACK,
-    "coremidi": rtmidi.API_MACOSX_CORE,
-    "winmm": rtmidi.API_WINDOWS_MM,
-}
+APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK,
+        "coremidi": rtmidi.API_MACOSX_CORE, "winmm": rtmidi.API_WINDOWS_MM}
 ALSA_SEQ_DEVICE = "/dev/snd/seq"
 NO_BACKEND_HELP = (
     "no MIDI backend is usable: no ALSA sequencer ({dev} missing: `sudo modprobe snd-seq`) and no "

@@ -229,7 +229,7 @@ def test_hostile_input_is_ignored(model_path):
     for msg in [mido.Message("pitchwheel", pitch=100), mido.Message("sysex", data=[1, 2]),
                 mido.Message("clock"), mido.Message("program_change", program=5),
                 mido.Message("note_off", note=50), mido.Message("note_on", note=51, velocity=0)]:
-        rig.engine.handle(msg, rig.now)  # converted by ports.to_event
+        rig.engine.handle(msg, rig.now)  # converted by midi_events.to_event
     rig.advance(2.0)
     assert rig.out.sent == [] and rig.engine.policy.call_start is None
 
