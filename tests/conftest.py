@@ -8,6 +8,7 @@ import mido
 import pytest
 
 from improvd.daemon.midi_events import with_delta_times
+from improvd.testsupport.random_model import make_random_recurrent_model
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The seed-001 chorales live beside the checkout, never inside it.
@@ -51,3 +52,9 @@ def write_midi(path: Path, notes, *, ticks_per_beat: int = 480, tempos=((0, 500_
 def midi_writer():
     """write_midi as a fixture, for tests that build MIDI folders."""
     return write_midi
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """A random-weights model of the artifact contract (tests/e2e has its own: the shipped one)."""
+    return make_random_recurrent_model(tmp_path_factory.mktemp("model") / "random.onnx")

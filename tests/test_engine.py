@@ -1,105 +1,22 @@
 """The engine with the random-weights fixture model and a fake output port.
 
-Most tests drive it on an injected clock (handle/tick/run_due, no threads), so they are exact and
-fast; a few run the real threads on the real clock.
+The tests drive it on an injected clock (handle/tick/run_due, no threads), so they are exact and
+fast; test_engine_threads.py runs the real threads on the real clock.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 import mido
 import pytest
+from engine_support import Rig, sounding
 
-from improvd.daemon.config import Config
 from improvd.daemon.context import ContextWindow
 from improvd.daemon.engine import Engine
 from improvd.daemon.events import Event
 from improvd.daemon.runner import load_runner
-from model_fixtures import make_random_recurrent_model
-
-PHRASE = [60, 62, 64, 65, 67, 65, 64, 62]
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    return make_random_recurrent_model(tmp_path_factory.mktemp("model") / "random.onnx")
-
-
-class FakeOutput:
-    def __init__(self, clock):
-        self.clock = clock
-        self.sent: list[tuple[float, Event]] = []
-        self.lock = threading.Lock()
-
-    def send_event(self, event, channel):
-        with self.lock:
-            self.sent.append((self.clock(), event))
-
-    def events(self, since=-1.0):
-        with self.lock:
-            return [e for t, e in self.sent if t >= since]
-
-
-def sounding(events) -> set[tuple[int, int]]:
-    notes: set[tuple[int, int]] = set()
-    for e in events:
-        if e.is_note_on:
-            notes.add((e.channel, e.pitch))
-        elif e.is_note_off:
-            notes.discard((e.channel, e.pitch))
-    return notes
-
-
-def play_until_answered(engine, out, pitches, why="no answer note sounding"):
-    """Real threads, real clock: play the pitches and wait (5 s at most) for an answer note."""
-    for pitch in pitches:
-        engine.feed(Event(time.monotonic(), "note_on", pitch, 90), time.monotonic())
-        time.sleep(0.1)
-        engine.feed(Event(time.monotonic(), "note_off", pitch, 0), time.monotonic())
-    deadline = time.monotonic() + 5
-    while not sounding(out.events()) and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert sounding(out.events()), why
-
-
-class Rig:
-    """An engine on a fake clock: time moves only when the test says so. By default the answer
-    comes at once after silence_ms and steering is off: these tests are about the machinery
-    (test_handover.py and test_steering.py test the musical side)."""
-
-    def __init__(self, model_path, **overrides):
-        self.now = 100.0
-        self.out = FakeOutput(lambda: self.now)
-        self.runner = load_runner(model_path)
-        off = {f"steering.{k}": 0.0 for k in ("scale", "pulse", "register", "texture", "articulation",
-                                               "dynamics", "groove", "phrase_end")}
-        config = Config().with_overrides(**{"sampling.seed": 1, "answer_start": "now",
-                                            "end_on_pulse": False, **off, **overrides})
-        self.engine = Engine(config, self.runner, self.out, clock=lambda: self.now)
-
-    def advance(self, seconds, step=0.005):
-        end = self.now + seconds
-        while self.now < end - 1e-9:
-            self.now = min(end, self.now + step)
-            self.engine.tick(self.now)
-            self.engine.scheduler.run_due(self.now)
-
-    def send(self, kind, pitch, velocity=90, channel=0):
-        self.engine.handle(Event(self.now, kind, pitch, velocity, channel), self.now)
-        self.engine.tick(self.now)
-        self.engine.scheduler.run_due(self.now)
-
-    def phrase(self, pitches=PHRASE, length=0.2, gap=0.05, channel=0) -> float:
-        for pitch in pitches:
-            self.send("note_on", pitch, channel=channel)
-            self.advance(length)
-            self.send("note_off", pitch, 0, channel=channel)
-            ended = self.now
-            self.advance(gap)
-        return ended
 
 
 def test_a_phrase_gets_a_prompt_answer_as_long_as_the_call_with_every_note_closed(model_path):
@@ -256,67 +173,3 @@ def test_a_flood_is_bounded_without_losing_a_note_off(model_path, caplog):
     assert engine.queue.empty()
     assert f"dropped {engine.dropped} messages" in caplog.text
     assert not engine.policy.held
-
-
-def test_threads_answer_on_the_real_clock_and_stop_releases_everything(model_path):
-    out = FakeOutput(time.monotonic)
-    config = Config().with_overrides(silence_ms=200, response=8.0, seed=2)
-    engine = Engine(config, load_runner(model_path), out)
-    engine.start()
-    try:
-        play_until_answered(engine, out, (60, 64, 67))
-    finally:
-        engine.stop()
-    events = out.events()
-    assert not sounding(events)
-    assert any(e.kind == "control_change" and e.pitch == 123 for e in events)
-    assert not engine._thread
-
-
-def test_reload_swaps_settings_between_events(model_path):
-    rig = Rig(model_path, silence_ms=300)
-    new = Config().with_overrides(silence_ms=1200, seed=1)
-    rig.engine.reload(new, load_runner(model_path))
-    rig.engine.handle(*rig.engine.queue.get_nowait())
-    assert rig.engine.config.policy.silence_ms == 1200
-    ended = rig.phrase([60, 62])
-    rig.advance(ended + 1.19 - rig.now)
-    assert rig.out.sent == []
-    rig.advance(0.1)
-    assert rig.out.sent
-
-
-def test_a_model_failure_mid_answer_releases_its_notes_and_the_engine_goes_on(model_path, caplog):
-    class Failing:
-        """Wraps a runner; raises while `broken` is set."""
-
-        def __init__(self, runner):
-            self.runner, self.broken = runner, False
-
-        def __getattr__(self, name):
-            return getattr(self.runner, name)
-
-        def advance(self, token):
-            if self.broken:
-                raise RuntimeError("onnxruntime failed")
-            return self.runner.advance(token)
-
-    failing = Failing(load_runner(model_path))
-    out = FakeOutput(time.monotonic)
-    engine = Engine(Config().with_overrides(silence_ms=200, response=8.0, seed=3), failing, out)
-    engine.start()
-    try:
-        for round_ in range(2):
-            play_until_answered(engine, out, (60, 64), f"no answer in round {round_}")
-            if round_ == 0:
-                with caplog.at_level(logging.ERROR):
-                    failing.broken = True
-                    deadline = time.monotonic() + 5
-                    while sounding(out.events()) and time.monotonic() < deadline:
-                        time.sleep(0.005)
-                    failing.broken = False
-                assert not sounding(out.events()), "notes left sounding after the error"
-                assert "engine error" in caplog.text
-    finally:
-        engine.stop()
-    assert not sounding(out.events())
