@@ -91,3 +91,14 @@ def test_baselines_on_real_chorales(jsb_tgz):
         < figures["uniform"]["nll"]
     assert figures["markov-4"]["accuracy"] > figures["unigram"]["accuracy"]
     assert figures["tokens"]["test_scored"] == sum(len(s) - 1 for s in test)
+
+
+def test_test_pieces_are_grouped_by_collection():
+    from improvd.training.evaluate import collection
+
+    assert collection("music21:bach/bwv66.6") == "bach"
+    assert collection("music21:oneills1850/oneills1850.abc#12") == "folk"
+    assert collection("music21:essenFolksong/han1#3") == "folk"
+    assert collection("music21:mozart/k545/movement1") == "piano"
+    assert collection("music21:palestrina/agnus") == "palestrina"
+    assert collection("midi:song.mid") == "midi"

@@ -91,6 +91,19 @@ def test_export_verify_load_sample_decode(tiny_run, tiny_model, capsys):
     assert "Embedding(388, 16) -> LSTM(32) -> Dense(388)" in text
 
 
+def test_evaluate_by_source_scores_each_collection_next_to_markov(tiny_run, tiny_model,
+                                                                  tmp_path, capsys):
+    model, _ = tiny_model
+    out = tmp_path / "eval.json"
+    assert improvd("evaluate", model, "--run", tiny_run, "--by-source", "--json", out) == 0
+    result = json.loads(out.read_text())
+    bach = result["by_source"]["bach"]  # the tiny size reads music21:bach only
+    assert bach["pieces"] == result["model"]["pieces"]
+    assert bach["model"]["nll"] == pytest.approx(result["model"]["nll"])
+    assert bach["markov-5"] == pytest.approx(result["baselines"]["markov-5"]["nll"])
+    assert "bach" in capsys.readouterr().out
+
+
 def test_resume_continues_from_last_epoch(tiny_run, tmp_path):
     resumed = tmp_path / "resumed"
     shutil.copytree(tiny_run, resumed)

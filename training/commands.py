@@ -41,7 +41,8 @@ def _evaluate(args) -> int:
     with user_errors():
         from .evaluate import evaluate_run
 
-        result = evaluate_run(Path(args.model), Path(args.run), args.max_order)
+        result = evaluate_run(Path(args.model), Path(args.run), args.max_order,
+                              by_source=args.by_source)
     if args.json:
         write_json_atomic(Path(args.json), result)
     return 0
@@ -75,6 +76,8 @@ def register(sub) -> None:
     p.add_argument("--run", required=True, help="the training run directory (its test split)")
     p.add_argument("--max-order", type=int, default=5, help="highest Markov baseline order")
     p.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    p.add_argument("--by-source", action="store_true",
+                   help="also per collection of test pieces (bach, folk, piano...)")
     p.set_defaults(handler=_evaluate)
 
     from . import evaluate_answers, generate  # light at import time (heavy imports in handlers)

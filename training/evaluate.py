@@ -15,7 +15,8 @@ import numpy as np
 from improvd.daemon.runner import load_runner
 
 from . import baselines
-from .run_dir import load_splits
+from .run_dir import load_splits, read_run_info
+from .sources import FOLK_FOLDERS, PIANO_WORKS
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,47 @@ def format_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def evaluate_run(model_path: Path, run_dir: Path, max_order: int = DEFAULT_MAX_ORDER) -> dict:
-    """`improvd evaluate`: the model against the test split stored in a training run."""
+def evaluate_run(model_path: Path, run_dir: Path, max_order: int = DEFAULT_MAX_ORDER,
+                 by_source: bool = False) -> dict:
+    """`improvd evaluate`: the model against the test split stored in a training run; with
+    by_source, also per collection of test pieces (bach, folk, piano...), next to Markov."""
     load_runner(model_path)  # a bad model file is reported before the run is read
     splits = load_splits(run_dir)
-    return evaluate(model_path, splits["train"], splits["test"], max_order)
+    result = evaluate(model_path, splits["train"], splits["test"], max_order)
+    if by_source:
+        result["by_source"] = evaluate_by_source(model_path, run_dir, splits, max_order)
+    return result
+
+
+def collection(piece_name: str) -> str:
+    """"music21:bach/bwv66.6" -> "bach"; the folk collections -> "folk", the keyboard works ->
+    "piano" (as sources.py groups them); "midi:x.mid" -> "midi"."""
+    kind, _, rest = piece_name.partition(":")
+    if kind != "music21":
+        return kind
+    if rest.startswith(PIANO_WORKS):
+        return "piano"
+    folder = rest.split("/")[0]
+    return "folk" if folder in FOLK_FOLDERS else folder
+
+
+def evaluate_by_source(model_path: Path, run_dir: Path, splits: dict,
+                       max_order: int = DEFAULT_MAX_ORDER) -> dict:
+    """Held-out NLL per collection of the test split: the model and Markov-<max_order> (fitted
+    once on the training split) on the same tokens."""
+    names = read_run_info(run_dir).get("data", {}).get("test_pieces")
+    if not names or len(names) != len(splits["test"]):
+        raise ValueError(f"{run_dir}: its run.json does not name each test piece; "
+                         "per-source figures need the names")
+    vocab = load_runner(model_path).vocab_size
+    markov = baselines.MarkovModel(max_order, vocab_size=vocab).fit(splits["train"])
+    groups: dict[str, list] = {}
+    for name, seq in zip(names, splits["test"]):
+        groups.setdefault(collection(name), []).append(seq)
+    out = {}
+    for group, seqs in sorted(groups.items()):
+        out[group] = {"pieces": len(seqs), "model": evaluate_onnx(model_path, seqs),
+                      f"markov-{max_order}": markov.nll(seqs, order=max_order, start=1)}
+        print(f"{group:<10}{len(seqs):>6} pieces  model {out[group]['model']['nll']:.4f}  "
+              f"markov-{max_order} {out[group][f'markov-{max_order}']:.4f} nats/token")
+    return out
