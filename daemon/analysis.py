@@ -175,6 +175,7 @@ class CallAnalyzer:
         self._cached: CallAnalysis | None = None
         self._onsets: deque[float] = deque(maxlen=9)  # recent onsets (a chord counts once)
         self.last_onset: float | None = None
+        self._last_release = -float("inf")
 
     @property
     def held(self) -> int:
@@ -193,6 +194,7 @@ class CallAnalyzer:
             self._cached = None
         elif e.is_note_off and key in self._open:
             self._close(key, e.time)
+            self._last_release = e.time
 
     def _close(self, key, end: float) -> None:
         start, velocity = self._open.pop(key)
@@ -226,7 +228,10 @@ class CallAnalyzer:
         if a is None or a.pulse is None:
             return None
         gap = max(a.pulse.beat_s, longest_gap)
-        return self._onsets[-1] + gap + 0.25 * a.pulse.beat_s
+        grace = 0.25 * a.pulse.beat_s
+        # A legato player lifts one key just before striking the next: a long note's release is
+        # no end of the call until the next strike has had the same grace.
+        return max(self._onsets[-1] + gap, self._last_release) + grace
 
     def end_call(self) -> CallAnalysis | None:
         """The call is over: analyse it, and keep its notes (weighted down) as earlier context."""

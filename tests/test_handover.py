@@ -79,3 +79,14 @@ def test_playing_again_before_the_beat_cancels_the_answer(runner):
     assert second.premature == 1  # the first answer was cancelled before a note of it sounded
     assert all(e.time >= again for e in second.events)
     assert not second.left_sounding
+
+
+def test_releasing_a_long_note_just_before_the_next_is_no_end_of_the_call(runner):
+    # Legato eighths, then a held half note, then more: the release of the half note comes
+    # after every onset that was due, and the next note follows it at once.
+    beats = [0, 0.5, 1, 1.5, 2, 2.5, 3, 5, 5.5, 6, 6.5, 7]
+    notes = call(120, beats, legato=0.97)
+    answer = answer_call(Config().with_overrides(silence_ms=2000), runner,
+                         notes_to_events(notes), seed=5)
+    assert answer.premature == 0
+    assert answer.call_ended > max(n.start for n in notes)
