@@ -176,6 +176,11 @@ class CallAnalyzer:
         self._onsets: deque[float] = deque(maxlen=9)  # recent onsets (a chord counts once)
         self.last_onset: float | None = None
         self._last_release = -float("inf")
+        # The call that just ended, kept whole for a moment: a player who goes on within two
+        # beats of it (the pause was a breath, not the end) is still playing that call.
+        self._ended: tuple[list[Note], list[float], float] | None = None
+        self.resumed: float | None = None  # when the resumed call started (the engine tells
+        # the policy), set by the note-on that resumed it
 
     @property
     def held(self) -> int:
@@ -185,6 +190,8 @@ class CallAnalyzer:
         """One heard event (O(1): the analysis itself waits until it is asked for)."""
         key = (e.channel, e.pitch)
         if e.is_note_on:
+            if self._ended is not None and not self._call and not self._open:
+                self._resume_or_close(e.time)
             if key in self._open:  # a re-strike ends the sounding note
                 self._close(key, e.time)
             self._open[key] = (e.time, e.velocity)
@@ -234,12 +241,30 @@ class CallAnalyzer:
         return max(self._onsets[-1] + gap, self._last_release) + grace
 
     def end_call(self) -> CallAnalysis | None:
-        """The call is over: analyse it, and keep its notes (weighted down) as earlier context."""
+        """The call is over: analyse it; its notes become earlier context (weighted down) once
+        the next call is clearly a new one."""
         result = self.analysis()
-        self._earlier = deque(((n, w * EARLIER_CALL_WEIGHT) for n, w in self._earlier),
-                              maxlen=self._earlier.maxlen)
-        self._earlier.extend((n, 1.0) for n in self._call)
+        if self._ended is not None:
+            self._keep_as_earlier(self._ended[0])
+        beat = result.pulse.beat_s if result is not None and result.pulse else 0.5
+        last = self._onsets[-1] if self._onsets else -float("inf")
+        self._ended = (list(self._call), list(self._onsets), last + 2 * beat)
         self._call.clear()
         self._onsets.clear()
         self._cached = None
         return result
+
+    def _resume_or_close(self, t: float) -> None:
+        notes, onsets, resume_until = self._ended
+        self._ended = None
+        if t <= resume_until and notes:
+            self._call.extend(notes)
+            self._onsets.extend(onsets)
+            self.resumed = notes[0].start
+        else:
+            self._keep_as_earlier(notes)
+
+    def _keep_as_earlier(self, notes: list[Note]) -> None:
+        self._earlier = deque(((n, w * EARLIER_CALL_WEIGHT) for n, w in self._earlier),
+                              maxlen=self._earlier.maxlen)
+        self._earlier.extend((n, 1.0) for n in notes)

@@ -161,6 +161,9 @@ class Engine:
             self.scheduler.push(self.clock(), event, THRU)
         self.analyzer.update(event)
         decision = self.policy.on_event(event)
+        if self.analyzer.resumed is not None:  # a pause, not an end: the call goes on
+            self.policy.resume_call(self.analyzer.resumed)
+            self.analyzer.resumed = None
         if isinstance(decision, Stop):
             released = self.scheduler.cancel_pending_and_release(ANSWER)
             self.context.end_response()

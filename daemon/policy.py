@@ -75,6 +75,12 @@ class CallResponsePolicy:
             return self._end_call(e.time, e.time)
         return decision
 
+    def resume_call(self, start: float) -> None:
+        """The player went on right after what was taken for the end of the call: it is one
+        call from `start` (its length sets the answer's)."""
+        if self.call_start is not None:
+            self.call_start = min(self.call_start, start)
+
     def next_deadline(self, now: float | None = None) -> float | None:
         """When poll() may next decide something (None: only a new event can change things).
         now: the analyzer may work out the call's pulse now if it has not yet."""

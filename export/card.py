@@ -67,7 +67,16 @@ def _data(data: dict, config: dict) -> list[str]:
         if isinstance(data.get(key), dict):
             counts = ", ".join(f"{split} {n}" for split, n in data[key].items())
             lines.append(f"- {key.capitalize()} per split: {counts}.")
-    if data.get("train_tokens_augmented"):
+    if data.get("train_tokens_augmented") and config.get("variants"):
+        lines.append(
+            f"- Train tokens augmented to {data['train_tokens_augmented']} by {config['variants']} "
+            f"performances of each piece (training/performances.py): transposed within "
+            f"{config.get('transpose_range')} semitones, tempo x{config.get('tempo_range')}, "
+            f"articulation x{config.get('articulation_range')}, timing jitter "
+            f"{config.get('jitter_ms')} ms, level {config.get('velocity_levels')}, beat accents "
+            f"{config.get('accent_range')}, phrase arcs {config.get('arc_range')} (train split "
+            f"only){'; pieces windowed as one stream' if config.get('join_pieces') else ''}.")
+    elif data.get("train_tokens_augmented"):
         lines.append(f"- Train tokens augmented to {data['train_tokens_augmented']} by "
                      f"transposing +-{config.get('transpose')} semitones and time-stretching by "
                      f"{config.get('stretches')}{_dynamics(config)} (train split only).")

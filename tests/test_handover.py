@@ -90,3 +90,18 @@ def test_releasing_a_long_note_just_before_the_next_is_no_end_of_the_call(runner
                          notes_to_events(notes), seed=5)
     assert answer.premature == 0
     assert answer.call_ended > max(n.start for n in notes)
+
+
+def test_a_player_who_goes_on_after_a_pause_is_still_playing_the_same_call(runner):
+    # Eight eighths, a rest of a beat and a half (taken for the end), then eight more: the
+    # answer cut by the second half is forgotten, and the call is analysed whole.
+    beats = [b for b in np.arange(0, 4, 0.5)] + [b + 5.5 for b in np.arange(0, 4, 0.5)]
+    notes = call(120, beats, legato=0.8, accent=30)
+    answer = answer_call(Config().with_overrides(silence_ms=2000), runner,
+                         notes_to_events(notes), seed=6)
+    assert answer.premature == 1
+    whole = analyze(list(answer.call)).pulse
+    k = (answer.started - whole.origin) / whole.beat_s
+    assert abs(k - round(k)) * whole.beat_s < 0.001  # on the whole call's beat
+    last = max(n.start for n in notes)
+    assert answer.end - answer.started == pytest.approx(last - notes[0].start + 0.5, abs=0.51)
