@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .events import Event, Note, events_to_notes
-from .pulse import Pulse, cluster_onsets, estimate_pulse
+from .pulse import MIN_BEAT_S, Pulse, cluster_onsets, estimate_pulse
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,8 @@ def estimate_key(notes: list[Note], weights: list[float] | None = None) -> Key |
     if np.count_nonzero(hist) < 3:
         return None
     h = hist - hist.mean()
+    if not h.any():
+        return None  # every pitch class alike (a chromatic cluster): no key to tell
     p = _PROFILES - _PROFILES.mean(axis=1, keepdims=True)
     corr = (p @ h) / (np.linalg.norm(p, axis=1) * np.linalg.norm(h))
     best = int(np.argmax(corr))
@@ -229,7 +231,10 @@ class CallAnalyzer:
         if self._open or len(self._onsets) < 4:
             return None
         longest_gap = float(np.diff(self._onsets).max())
-        if self._cached is None and (now is None or now < self._onsets[-1] + longest_gap):
+        # Nothing can be due before a beat (at least MIN_BEAT_S) has passed: a fast run or a
+        # flood never pays for the analysis while it goes on.
+        wait = max(longest_gap, MIN_BEAT_S)
+        if self._cached is None and (now is None or now < self._onsets[-1] + wait):
             return None
         a = self.analysis()
         if a is None or a.pulse is None:

@@ -152,7 +152,6 @@ class Engine:
             log.info("reloaded the config and the model")
             return
         self.queue.report_drops(self.clock())
-        self.queue.taken(msg)
         self.input_lag_s = max(self.input_lag_s, self.clock() - t)
         event = msg if isinstance(msg, Event) else self._to_event(msg, t)
         if event is None or (self.channels and event.channel not in self.channels):

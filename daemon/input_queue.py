@@ -1,12 +1,12 @@
 """The engine's input queue: bounded by hand, so a flood costs notes, never a stuck key.
 
 Past `limit` waiting messages new ones are dropped and counted (the engine logs how many, at most
-once a second), except note-offs: past the limit one note-off per (channel, key) may wait, so the
-queue stays bounded (limit + 16 x 128) even when note-offs alone outrun the engine. A dropped
-note-on only loses a note; a lost note-off would leave the policy thinking a key is held forever,
-so the call would never end; a second waiting note-off for the same key adds nothing. A player
-never gets near the limit: the queue only fills when input outruns the engine (several thousand
-tokens a second). Queue(maxsize) cannot make that exception, hence the hand-made bound.
+once a second), except the note-off of a note-on that was let in: a dropped note-on only loses
+a note, but a lost note-off would leave the policy thinking a key is held forever, so the call
+would never end. Note-offs of notes that were dropped (or never played) are dropped past the
+limit: nothing waits for them. The queue stays bounded (limit + MAX_UNMATCHED x 16 x 128). A
+player never gets near the limit: the queue only fills when input outruns the engine (several
+thousand tokens a second). Queue(maxsize) cannot make that exception, hence the hand-made bound.
 """
 
 from __future__ import annotations
@@ -17,6 +17,18 @@ import queue
 from .events import Event
 
 log = logging.getLogger(__name__)
+
+
+MAX_UNMATCHED = 4  # note-ons let in per key without their note-off (a re-strike sends two)
+
+
+def note_on_key(msg) -> tuple[int, int] | None:
+    """(channel, key) of a sounding note-on (a mido message or an Event); None otherwise."""
+    if isinstance(msg, Event):
+        return (msg.channel, msg.pitch) if msg.is_note_on else None
+    if msg.type == "note_on" and msg.velocity > 0:
+        return msg.channel, msg.note
+    return None
 
 
 def note_off_key(msg) -> tuple[int, int] | None:
@@ -35,18 +47,23 @@ class InputQueue(queue.Queue):
         super().__init__()
         self.limit = limit
         self.dropped = 0
-        self._overflow_offs: set[tuple[int, int]] = set()  # note-offs let in past the limit
+        # Note-ons let in whose note-off has not come yet, per (channel, key). Only the MIDI
+        # input thread reads and writes it.
+        self._unmatched: dict[tuple[int, int], int] = {}
         self._reported = 0
         self._reported_at = -float("inf")
 
     def put_input(self, msg, t: float) -> None:
         """MIDI input thread: queue (msg, t) or count it dropped; never blocks, never raises."""
-        if self.qsize() >= self.limit:
-            key = note_off_key(msg)
-            if key is None or key in self._overflow_offs:
-                self.dropped += 1
-                return
-            self._overflow_offs.add(key)  # set.add is atomic under the GIL
+        off = note_off_key(msg)
+        waited = self._unmatched.get(off, 0) if off is not None else 0
+        if self.qsize() >= self.limit and not waited:
+            self.dropped += 1
+            return
+        if waited:
+            self._unmatched[off] = waited - 1
+        elif off is None and (on := note_on_key(msg)) is not None:
+            self._unmatched[on] = min(MAX_UNMATCHED, self._unmatched.get(on, 0) + 1)
         self.put_nowait((msg, t))
 
     def report_drops(self, now: float) -> None:
@@ -57,9 +74,3 @@ class InputQueue(queue.Queue):
                         self.dropped)
             self._reported, self._reported_at = self.dropped, now
 
-    def taken(self, msg) -> None:
-        """Engine thread: `msg` left the queue (a waiting note-off frees its key's place)."""
-        if self._overflow_offs:
-            key = note_off_key(msg)
-            if key is not None:
-                self._overflow_offs.discard(key)

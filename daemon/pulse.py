@@ -90,8 +90,8 @@ def estimate_pulse(onsets: np.ndarray, accents: np.ndarray) -> Pulse | None:
     """onsets: sorted onset times (chords already clustered); accents: their strengths (> 0:
     loudness, with length and chord size, see analysis.py)."""
     onsets, accents = onsets[-WINDOW:], accents[-WINDOW:]
-    if len(onsets) < 4:
-        return None
+    if len(onsets) < 4 or onsets[-1] - onsets[0] < MIN_BEAT_S:
+        return None  # a handful of notes, or a burst: no pulse to tell
     # A crescendo is no accent: what marks the beat is loudness against the phrase's trend.
     trend = np.polyval(np.polyfit(onsets - onsets[0], accents, 1), onsets - onsets[0])
     accents = accents / np.maximum(trend, 0.2 * accents.mean())
@@ -171,7 +171,7 @@ def _accent_contrast(pos: np.ndarray, accents: np.ndarray, m: int) -> np.ndarray
     return np.where(np.isfinite(top2[:, 0]), top2[:, 1] - top2[:, 0], 0.0) / accents.mean()
 
 
-def _refine(onsets, accents, tatum, m) -> Pulse:
+def _refine(onsets, accents, tatum, m) -> Pulse | None:
     """Least squares on tatum indices, recent onsets weighted more (a drifting player)."""
     _phase, n, pos, _dev, offsets = (a[0] for a in _fold(onsets, np.array([tatum]), m))
     # The beat is the position the accents mark.
@@ -189,8 +189,14 @@ def _refine(onsets, accents, tatum, m) -> Pulse:
         n = np.round((target - origin) / tatum)
     resid = (target - origin) / tatum - n
     fit = float((np.exp(-0.5 * (resid / SIGMA) ** 2) * weight).sum())
+    if not (np.isfinite(tatum) and tatum > 0):
+        return None
     last_beat = math.floor(n[-1] / m) * m
-    beat_time, tatum = _local_tempo(target, n - last_beat, weight, tatum * m)
+    beat_time, local = _local_tempo(target, n - last_beat, weight, tatum * m)
+    if np.isfinite(local) and 0.8 * tatum < local < 1.25 * tatum:
+        tatum = local  # the tempo where the call ended; a wild bend is noise, not a player
+    else:
+        beat_time = origin + last_beat * tatum
     # Anchored at the call's last beat with its tempo there, so a player who drifts is followed.
     offsets = tuple(float(o) for o in np.clip(offsets, -MAX_OFFSET, MAX_OFFSET))
     n = n - last_beat

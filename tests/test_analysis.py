@@ -158,3 +158,9 @@ def test_the_hand_written_calls_are_understood_as_written():
         assert a.key.name == f"{tonic} {mode}", name
         if name in ("waltz", "odd_meter_5_4"):  # accents mark their bars
             assert a.pulse.beats_per_bar == beats_per_bar, name
+
+
+def test_a_burst_of_simultaneous_notes_has_no_pulse():
+    notes = [Note(40 + i % 60, 90, 1.0 + i * 0.00004, 1.0 + i * 0.00004 + 0.001)
+             for i in range(300)]
+    assert analyze_notes(notes).pulse is None
