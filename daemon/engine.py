@@ -225,8 +225,7 @@ class Engine:
                                   max_shift_steps=longest, tokens_at_instant=r.tokens_at_instant)
             logits = ctx.logits
             if steer is not None:
-                logits = logits + steer.bias(ctx.response_time, ctx.response_sounding,
-                                             r.first_note_due is not None)
+                logits = logits + steer.bias(ctx.response_time, ctx.response_sounding)
             token = self.sampler.sample(logits, mask)
             kind, value = self.tok.describe(token)
             wait = steer.steps_to_grid(ctx.response_time) if kind == "note_on" and steer else 0

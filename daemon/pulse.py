@@ -54,12 +54,16 @@ class Pulse:
         offset = self.offsets[n % self.subdivision] if self.offsets else 0.0
         return self.grid_time(n + offset)
 
+    def grid_points(self, t0: float, t1: float, groove: float = 1.0) -> np.ndarray:
+        """Grid times between t0 and t1 (a point either side too), each moved by its position's
+        groove offset scaled by `groove` (1 = as the call plays it, 0 = the straight grid)."""
+        n = np.arange(math.floor(self.index(t0)) - 1, math.ceil(self.index(t1)) + 2)
+        offsets = np.asarray(self.offsets or (0.0,) * self.subdivision)
+        return self.origin + (n + groove * offsets[n % self.subdivision]) * self.tatum_s
+
     def grid_distance(self, t: float) -> float:
         """How far t lies from the nearest grid point as played (groove included), in tatums."""
-        k = self.index(t)
-        n = np.arange(math.floor(k) - 1, math.floor(k) + 3)
-        offsets = np.asarray(self.offsets or (0.0,) * self.subdivision)
-        return float(np.abs(n + offsets[n % self.subdivision] - k).min())
+        return float(np.abs(self.grid_points(t, t) - t).min()) / self.tatum_s
 
     def next_beat(self, t: float) -> float:
         k = math.ceil((t - self.origin) / self.beat_s - 1e-9)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 
 import numpy as np
 
@@ -81,11 +80,8 @@ class Steering:
 
     # --- the grid -------------------------------------------------------------------------------
     def grid_points(self, t0: float, t1: float) -> np.ndarray:
-        """Grid times (with the call's groove, as strong as `groove`) between t0 and t1."""
-        p = self.pulse
-        n = np.arange(math.floor(p.index(t0)) - 1, math.ceil(p.index(t1)) + 2)
-        offsets = np.asarray(p.offsets or (0.0,) * p.subdivision)
-        return p.origin + (n + self.cfg.groove * offsets[n % p.subdivision]) * p.tatum_s
+        """The call's grid between t0 and t1, with its groove as strong as `groove`."""
+        return self.pulse.grid_points(t0, t1, self.cfg.groove)
 
     def steps_to_grid(self, now: float) -> int:
         """Token steps from `now` to the next grid point (0 when `now` is on one)."""
@@ -97,7 +93,7 @@ class Steering:
         return 0 if wait <= SNAP_S else max(1, round(wait / self.tok.step_s))
 
     # --- per token ------------------------------------------------------------------------------
-    def bias(self, now: float, sounding: set[int], started: bool) -> np.ndarray:
+    def bias(self, now: float, sounding: set[int]) -> np.ndarray:
         """Additive logits for the next token when the answer has been generated up to `now`."""
         bias = np.zeros(self.tok.vocab_size, dtype=np.float32)
         on = bias[self._on]
@@ -154,8 +150,3 @@ class Steering:
                 target += a.accents[round(k) % self.pulse.subdivision]
         target += self.rng.normal(0.0, 3.0)  # a player never strikes twice exactly alike
         return int(np.clip(round((1 - s) * model_velocity + s * target), 1, 127))
-
-    def describe(self) -> str:
-        if self.analysis is None:
-            return "no call to follow"
-        return self.analysis.describe()

@@ -31,19 +31,19 @@ def steering(notes, start=10.0, length=4.0, **strengths):
 
 def test_scale_register_and_texture_biases():
     s, _a = steering(call(120, list(np.arange(0, 8, 0.5)), pitches=D_MAJOR), scale=1.0)
-    on = s.bias(10.0, set(), False)[TOK.note_on(0):TOK.note_on(128)]
+    on = s.bias(10.0, set())[TOK.note_on(0):TOK.note_on(128)]
     assert on[66] - on[65] == pytest.approx(6.0, abs=0.3)  # F# in D major, F not
     assert on[67] > on[60] > on[48] > on[36]  # further from the call's register, less likely
-    held = s.bias(10.0, {66}, False)[TOK.note_on(0):TOK.note_on(128)]
+    held = s.bias(10.0, {66})[TOK.note_on(0):TOK.note_on(128)]
     assert on[69] - held[69] == pytest.approx(6.0)  # a solo line: one note at a time
     off = steering(call(120, [0, 1, 2, 3], pitches=D_MAJOR), scale=0.0, register=0.0)[0]
-    assert not off.bias(10.0, set(), False)[TOK.note_on(0):TOK.note_on(128)].any()
+    assert not off.bias(10.0, set())[TOK.note_on(0):TOK.note_on(128)].any()
 
 
 def test_phrase_end_prefers_stable_tones_and_releases_before_the_end():
     s, _a = steering(call(120, list(np.arange(0, 8, 0.5)), pitches=D_MAJOR))
-    early = s.bias(10.0, {69}, True)
-    late = s.bias(13.8, {69}, True)  # in the last eighth before the end at 14.0
+    early = s.bias(10.0, {69})
+    late = s.bias(13.8, {69})  # in the last eighth before the end at 14.0
     assert late[TOK.note_on(62)] - late[TOK.note_on(64)] > early[TOK.note_on(62)] - early[
         TOK.note_on(64)] + 2.5  # D (tonic) over E near the end
     assert late[TOK.note_off(69)] > early[TOK.note_off(69)]
@@ -53,8 +53,8 @@ def test_phrase_end_prefers_stable_tones_and_releases_before_the_end():
 def test_notes_held_past_the_calls_long_notes_are_pushed_to_end():
     s, a = steering(call(120, list(np.arange(0, 8, 0.5)), pitches=D_MAJOR, legato=0.5))
     s.shape(Event(10.0, "note_on", 69, 80))
-    assert s.bias(10.1, {69}, True)[TOK.note_off(69)] == 0.0
-    assert s.bias(10.0 + 3 * a.long_note, {69}, True)[TOK.note_off(69)] > 2.0
+    assert s.bias(10.1, {69})[TOK.note_off(69)] == 0.0
+    assert s.bias(10.0 + 3 * a.long_note, {69})[TOK.note_off(69)] > 2.0
 
 
 def test_grid_waits_snapping_and_dynamics():
