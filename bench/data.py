@@ -40,7 +40,7 @@ def splits(config, quick: bool) -> tuple[dict, str]:
     pieces = sources.load_pieces(config.source, limit=limit,
                                  cache_dir=common.PROJECT_ROOT / ".cache" / "improvd")
     by_split = dataset.split_pieces(pieces)
-    tok = recipe.tokenizer()
+    tok = recipe.tokenizer(config)
     tokens = {name: dataset.tokenize_split(ps, tok) for name, ps in by_split.items()}
     described = (f"{config.source}" + (f" (first {limit} pieces)" if limit else "") +
                  ": " + ", ".join(f"{k} {len(v)} pieces" for k, v in by_split.items()))

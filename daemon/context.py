@@ -5,10 +5,12 @@ through runner.advance once: one small ONNX step per token, the window is never 
 tokens go through the same runner, so the model hears its own answer as part of the music.
 
 Two clocks meet here. Real time is time.monotonic() seconds; model time is what the time-shift
-tokens have told the model. `_offset` maps one onto the other (real = model + offset). It moves in
-two cases: a long pause is clamped to max_gap_s of time shifts (minutes of silence must not flood
-the state), and an answer is glued on right after the call (the silence that ended the call is a
-detection delay, not music).
+tokens have told the model. An anchor (a real and a model time that meet) and a rate (model
+seconds per real second) map one onto the other. The anchor moves in two cases: a long pause is
+clamped to max_gap_s of time shifts (minutes of silence must not flood the state), and an answer
+is glued on right after the call (the silence that ended the call is a detection delay, not
+music). The rate is 1 for absolute time shifts; a beat-relative model (beat_context.py) sets it
+from the tracked tempo.
 """
 
 from __future__ import annotations
@@ -58,6 +60,16 @@ class ModelContext:
     def logits(self):
         return self.runner.logits
 
+    @property
+    def step_s(self) -> float:
+        """Real seconds per time step of the model's tokens."""
+        return self.tok.step_s
+
+    def follow_tempo(self, pulse) -> int:
+        """The call is over and its pulse known (or None): contexts whose model time is counted in
+        beats take it on here. Returns how many tokens that fed (0: nothing to do)."""
+        return 0
+
     def _heard(self, event: Event, ids: list[int]) -> int:
         for token in ids:
             self._advance(token)
@@ -92,8 +104,9 @@ class ContextWindow(ModelContext):
                              f"{runner.tokenizer.name!r} has none (step_context.py plays it)")
         super().__init__(runner, history)
         self.max_gap_s = max_gap_s
-        self._encoder.origin = 0.0  # model time starts at 0; _offset maps it to real time
-        self._offset: float | None = None
+        self._encoder.origin = 0.0  # model time starts at 0; the anchor maps it to real time
+        self._anchor: tuple[float, float] | None = None  # (real, model) times that meet
+        self.rate = 1.0  # model seconds per real second
 
     # --- time --------------------------------------------------------------------------------
     @property
@@ -101,23 +114,34 @@ class ContextWindow(ModelContext):
         """Model seconds covered by the time shifts so far."""
         return self._encoder.step * self.tok.step_s
 
+    @property
+    def step_s(self) -> float:
+        return self.tok.step_s / self.rate
+
+    def set_rate(self, rate: float) -> None:
+        """From now on a real second is `rate` model seconds (what was heard keeps its times)."""
+        if self._anchor is not None:
+            real, model = self._anchor
+            self._anchor = (real + (self.model_time - model) / self.rate, self.model_time)
+        self.rate = rate
+
     # --- the player --------------------------------------------------------------------------
     def hear(self, event: Event) -> int:
         """Feed one input event (real time); returns how many tokens it became."""
-        if self._offset is None:
-            self._offset = event.time - self.model_time
-        t = event.time - self._offset
-        gap = t - self.model_time
-        if gap > self.max_gap_s:
-            self._offset += gap - self.max_gap_s
-            t = event.time - self._offset
+        if self._anchor is None:
+            self._anchor = (event.time, self.model_time)
+        real, model = self._anchor
+        t = model + (event.time - real) * self.rate
+        if t - self.model_time > self.max_gap_s:
+            t = self.model_time + self.max_gap_s
+            self._anchor = (event.time, t)
         return self._heard(event, self._encoder.push(dataclasses.replace(event, time=t)))
 
     # --- the answer --------------------------------------------------------------------------
     def start_response(self, real_time: float) -> None:
         """The answer starts at real_time: the model's "now" is mapped there."""
-        self._offset = real_time - self.model_time
-        self._decoder = self.tok.decoder(real_time)
+        self._anchor = (real_time, self.model_time)
+        self._decoder = self.tok.decoder(real_time, self.step_s)
         # The model was last told the player's loudness and only sends a velocity token when it
         # changes: the answer starts at that loudness, not at the decoder's default.
         if self._encoder.velocity_bin is not None:

@@ -187,6 +187,8 @@ class Engine:
     # --- the answer --------------------------------------------------------------------------
     def _start_response(self, d: Respond, now: float) -> None:
         analysis = self.analyzer.end_call()
+        if self.context.follow_tempo(analysis.pulse if analysis is not None else None):
+            now = max(now, self.clock())  # hearing the call took time: plan from when it ended
         plan = plan_answer(analysis, self.config.policy, now, d.response_seconds)
         log.info("call ended (%.1f s, %d notes; %s) - %s", d.call_seconds, d.notes,
                  analysis.describe() if analysis else "no notes", plan.describe(now))
@@ -195,7 +197,8 @@ class Engine:
                                   call_ended=now if d.ended_at is None else d.ended_at)
         if self.context.time_shifts:
             self.steering = Steering(self.config.steering, analysis, self.tok, plan.start,
-                                     plan.end, self.sampler.rng, on_pulse=plan.on != "now")
+                                     plan.end, self.sampler.rng, on_pulse=plan.on != "now",
+                                     step_s=self.context.step_s)
         log.debug("call detected %.1f ms after it ended; input reached the engine within "
                   "%.1f ms (worst since the last answer)", 1000 * (now - self.response.call_ended),
                   1000 * self.input_lag_s)
@@ -204,7 +207,8 @@ class Engine:
         self.scheduler.reset_stats()
 
     def _generate(self, now: float) -> None:
-        r, ctx, step_s = self.response, self.context, self.tok.step_s
+        r, ctx = self.response, self.context
+        step_s = ctx.step_s
         horizon = min(now + self.config.sampling.lookahead_ms / 1000, r.end)
         initial_steps = self.config.sampling.max_initial_wait_ms // round(step_s * 1000)
         budget = MAX_TOKENS_PER_TICK

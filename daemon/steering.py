@@ -39,16 +39,20 @@ REGISTER_MARGIN = 5  # semitones beyond the call's range still felt as "its regi
 
 class Steering:
     def __init__(self, cfg: SteeringConfig, analysis: CallAnalysis | None, tok, start: float,
-                 end: float, rng: np.random.Generator | None = None, on_pulse: bool = True):
-        """on_pulse: the answer starts on the call's grid (else the pulse is not followed)."""
+                 end: float, rng: np.random.Generator | None = None, on_pulse: bool = True,
+                 step_s: float | None = None):
+        """on_pulse: the answer starts on the call's grid (else the pulse is not followed).
+        step_s: real seconds per time-shift step (default the tokenizer's; a beat-relative
+        model's steps last a fraction of the tracked beat)."""
         self.cfg, self.tok, self.start, self.end = cfg, tok, start, end
+        self.step_s = step_s or tok.step_s
         self.analysis = analysis
         self.pulse = analysis.pulse if analysis is not None else None
         self.rng = rng or np.random.default_rng()
         self._on = slice(tok.note_on_offset, tok.note_on_offset + 128)
         self._off = slice(tok.note_off_offset, tok.note_off_offset + 128)
         self._shift = slice(tok.time_shift_offset, tok.time_shift_offset + tok.max_shift_steps)
-        self._shift_s = np.arange(1, tok.max_shift_steps + 1) * tok.step_s
+        self._shift_s = np.arange(1, tok.max_shift_steps + 1) * self.step_s
         self._pitch_bias = self._note_bias(analysis)
         self._stable = self._stable_bias(analysis)
         self.texture = max(1, round(analysis.texture)) if analysis is not None else 32
@@ -90,7 +94,7 @@ class Steering:
         grid = self.grid_points(now, now + self.pulse.tatum_s)
         later = grid[grid >= now - SNAP_S]
         wait = later[0] - now if len(later) else 0.0
-        return 0 if wait <= SNAP_S else max(1, round(wait / self.tok.step_s))
+        return 0 if wait <= SNAP_S else max(1, round(wait / self.step_s))
 
     # --- per token ------------------------------------------------------------------------------
     def bias(self, now: float, sounding: set[int]) -> np.ndarray:

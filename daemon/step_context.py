@@ -14,6 +14,7 @@ import logging
 
 import numpy as np
 
+from .beat_context import BeatContextWindow
 from .context import ContextWindow, ModelContext
 from .events import Event
 
@@ -24,6 +25,8 @@ def make_context(runner, history: int = 2048):
     """The engine's context for this model's tokenizer (runs on the engine thread)."""
     if not runner.tokenizer.time_shifts:
         return StepContextWindow(runner, history)
+    if getattr(runner.tokenizer, "beat_relative", False):
+        return BeatContextWindow(runner, history)
     return ContextWindow(runner, history)
 
 

@@ -34,10 +34,11 @@ def _init(name: str, array: np.ndarray) -> onnx.TensorProto:
 
 
 def make_random_recurrent_model(path, units: int = 64, layers: int = 2, seed: int = 0,
-                                embedding: int = 32) -> Path:
-    """Write a recurrent .onnx with random weights to `path`; returns the path."""
+                                embedding: int = 32, tokenizer=None) -> Path:
+    """Write a recurrent .onnx with random weights to `path`; returns the path. tokenizer: a
+    performance tokenizer of either time representation (default: absolute time)."""
     rng = np.random.default_rng(seed)
-    tok = PerformanceTokenizer()
+    tok = tokenizer or PerformanceTokenizer()
     vocab = tok.vocab_size
     inits = [_init("embedding", rng.normal(0, 0.5, (vocab, embedding))),
              helper.make_tensor("state_shape", TensorProto.INT64, [2], [1, units]),

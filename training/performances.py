@@ -11,9 +11,9 @@ and per note: timing jitter (a few ms, the same for the notes of a chord), and a
 a level, an accent on the beats (the beat from the piece's pulse, daemon/pulse.py), a phrase arc
 (a rise and fall over two bars) and a little unevenness. Only the train split is augmented.
 
-The time representation stays absolute (10 ms shifts): with the tempo drawn over a wide range the
-model meets every tempo it may have to continue, and the daemon's pulse lock puts its onsets on
-the call's grid at whatever tempo the call has.
+With absolute time (10 ms shifts) the wide tempo range lets the model meet every tempo it may have
+to continue; with beat-relative time (beat_performance) the tempo is scaled away and what remains
+of a variant is its timing, articulation and dynamics.
 """
 
 from __future__ import annotations
@@ -57,6 +57,13 @@ def piece_rng(name: str, variant: int, seed: int) -> np.random.Generator:
 def perform(notes: Sequence[Note], rng: np.random.Generator, r: Ranges,
             beat_s: float | None, beat_origin: float = 0.0) -> list[Note]:
     """One performance of a piece's notes (written times in seconds)."""
+    return performed(notes, rng, r, beat_s, beat_origin)[0]
+
+
+def performed(notes: Sequence[Note], rng: np.random.Generator, r: Ranges,
+              beat_s: float | None, beat_origin: float = 0.0) -> tuple[list[Note], float]:
+    """perform(), and the tempo stretch it drew (a beat of the performance lasts beat_s times
+    that)."""
     transpose = int(rng.integers(r.transpose[0], r.transpose[1] + 1))
     stretch = math.exp(rng.uniform(math.log(r.tempo[0]), math.log(r.tempo[1])))
     articulation = rng.uniform(*r.articulation)
@@ -83,7 +90,7 @@ def perform(notes: Sequence[Note], rng: np.random.Generator, r: Ranges,
         start = max(0.0, n.start * stretch + shift[n.start])
         out.append(Note(pitch, int(np.clip(round(velocity), 1, 127)), start,
                         start + max(0.03, length * stretch)))
-    return out
+    return out, stretch
 
 
 def _next_strikes(notes: Sequence[Note]) -> list[float]:
@@ -106,10 +113,21 @@ def performances(pieces: Sequence[Piece], tokenizer, variants: int, ranges: Rang
         pulse = analyze_notes(notes[:64]).pulse if len(notes) >= 4 else None
         beat_s, origin = (pulse.beat_s, pulse.origin) if pulse else (None, 0.0)
         for v in range(variants + 1):
+            variant_beat_s = beat_s
             if v:
-                events = notes_to_events(perform(notes, piece_rng(piece.name, v, seed), ranges,
-                                                 beat_s, origin))
-            ids = np.asarray(tokenizer.encode(events), dtype=np.int32)
+                played, stretch = performed(notes, piece_rng(piece.name, v, seed), ranges,
+                                            beat_s, origin)
+                events = notes_to_events(played)
+                variant_beat_s = beat_s * stretch if beat_s else None
+            ids = np.asarray(_encode(tokenizer, events, variant_beat_s), dtype=np.int32)
             if ids.size:
                 sequences.append(ids)
     return sequences
+
+
+def _encode(tokenizer, events: list[Event], beat_s: float | None) -> list[int]:
+    """A beat-relative tokenizer is told the beat it would otherwise hear again (a variant's is
+    the written beat times its stretch: one pulse analysis per piece, not per variant)."""
+    if getattr(tokenizer, "beat_relative", False):
+        return tokenizer.encode_at(events, beat_s)
+    return tokenizer.encode(events)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .abc_chars import AbcCharsTokenizer
+from .beat_performance import BeatPerformanceTokenizer
 from .chorale_arpeggio import ChoraleArpeggioTokenizer
 from .note_chord import NoteChordTokenizer
 from .performance import PerformanceTokenizer
@@ -22,6 +23,7 @@ from .performance import PerformanceTokenizer
 # name -> constructor taking the spec dict: every tokenizer this build can rebuild from a model.
 _FACTORIES: dict[str, Callable[[dict[str, Any]], Any]] = {
     PerformanceTokenizer.name: PerformanceTokenizer.from_spec,
+    BeatPerformanceTokenizer.name: BeatPerformanceTokenizer.from_spec,
     AbcCharsTokenizer.name: AbcCharsTokenizer.from_spec,
     ChoraleArpeggioTokenizer.name: ChoraleArpeggioTokenizer.from_spec,
     NoteChordTokenizer.name: NoteChordTokenizer.from_spec,

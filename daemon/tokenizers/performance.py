@@ -22,6 +22,7 @@ NUM_PITCHES = 128
 class PerformanceTokenizer(StreamingTokenizer):
     name = "performance"
     time_shifts = True
+    beat_relative = False  # time shifts in seconds (beat_performance.py: in beats)
 
     def __init__(self, step_s: float = 0.01, max_shift_steps: int = 100, velocity_bins: int = 32):
         self.step_s = step_s
@@ -85,8 +86,11 @@ class PerformanceTokenizer(StreamingTokenizer):
     def encoder(self) -> "PerformanceEncoder":
         return PerformanceEncoder(self)
 
-    def decoder(self, start_time: float = 0.0) -> "PerformanceDecoder":
-        return PerformanceDecoder(self, start_time)
+    def decoder(self, start_time: float = 0.0,
+                step_s: float | None = None) -> "PerformanceDecoder":
+        """step_s: real seconds per time-shift step (default the tokenizer's own; a
+        beat-relative model's answer is rendered at the tracked tempo)."""
+        return PerformanceDecoder(self, start_time, step_s)
 
 
 class PerformanceEncoder:
@@ -161,16 +165,18 @@ class PerformanceEncoder:
 class PerformanceDecoder:
     """ids -> events one token at a time (live output). `time` is the decoder's clock."""
 
-    def __init__(self, tok: PerformanceTokenizer, start_time: float = 0.0):
+    def __init__(self, tok: PerformanceTokenizer, start_time: float = 0.0,
+                 step_s: float | None = None):
         self.tok = tok
         self.start_time = start_time
+        self.step_s = step_s or tok.step_s
         self.steps = 0
         self.velocity = tok.bin_velocity(tok.velocity_bins // 2)
         self.sounding: set[int] = set()
 
     @property
     def time(self) -> float:
-        return self.start_time + self.steps * self.tok.step_s
+        return self.start_time + self.steps * self.step_s
 
     def push(self, token: int) -> list[Event]:
         kind, value = self.tok.describe(token)

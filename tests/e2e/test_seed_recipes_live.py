@@ -19,9 +19,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SILENCE_S = 0.4
 
 
-def train_and_export(tmp_path_factory, recipe: str):
+def train_and_export(tmp_path_factory, recipe: str, size: str = "tiny"):
     tmp = tmp_path_factory.mktemp(recipe)
-    assert main(["train", "--recipe", recipe, "--size", "tiny", "--out", str(tmp / "run")]) == 0
+    assert main(["train", "--recipe", recipe, "--size", size, "--out", str(tmp / "run")]) == 0
     assert main(["export", "--run", str(tmp / "run"), "--out", str(tmp / "model.onnx")]) == 0
     return tmp / "model.onnx"
 

@@ -16,6 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from improvd.daemon.artifact import lstm_states
+from improvd.daemon.typed_config import setting
+from improvd.daemon.tokenizers.beat_performance import BeatPerformanceTokenizer
 from improvd.daemon.tokenizers.performance import PerformanceTokenizer
 
 from .. import dataset, performances, sources
@@ -63,11 +65,15 @@ class Config(TrainConfig):
     # folk tunes) still counts, and the model learns what the daemon feeds it, one phrase
     # after another. False: each piece windowed alone (the shipped [default]).
     join_pieces: bool = False
+    # The time representation: "absolute" (10 ms shifts; the tempo range above teaches it every
+    # tempo) or "beat" (shifts of 1/24 beat, tempo scaled away, rendered live at the tracked
+    # tempo: daemon/tokenizers/beat_performance.py).
+    time: str = setting("absolute", choices=("absolute", "beat"))
     vocab_size: int = VOCAB_SIZE
 
 
-def tokenizer() -> PerformanceTokenizer:
-    return PerformanceTokenizer()
+def tokenizer(config: Config) -> PerformanceTokenizer:
+    return BeatPerformanceTokenizer() if config.time == "beat" else PerformanceTokenizer()
 
 
 # --- graphs --------------------------------------------------------------------------------------
@@ -137,7 +143,7 @@ def load_data(config: Config) -> TrainingData:
         raise sources.SourceError(
             f"{config.source}: {len(pieces)} usable piece(s); need at least 3 (train/valid/test)")
     splits = dataset.split_pieces(pieces)
-    tok = tokenizer()
+    tok = tokenizer(config)
     augmented = _augmented_train(splits["train"], tok, config)
     plain = {name: dataset.tokenize_split(ps, tok) for name, ps in splits.items()}
     windows = {"train": _windows(augmented, config, config.stride),
