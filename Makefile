@@ -2,6 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
+# Quiet, and no "a new pip is available" notice: the packaging itself gives no warnings to hide.
+PIP_INSTALL := $(PIP) install -q --disable-pip-version-check
 APT_PACKAGES := jackd2 fluidsynth fluid-soundfont-gm jack-tools python3-venv
 
 .PHONY: run test system-deps venv-runtime venv-full train-default bench clean
@@ -17,16 +19,19 @@ system-deps:
 	fi
 
 $(PY):
-	python3 -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
+	@echo "creating the virtual environment $(VENV)"
+	@python3 -m venv $(VENV)
+	@$(PIP_INSTALL) --upgrade pip
 
 # The daemon alone: numpy, mido, python-rtmidi, onnxruntime. No TensorFlow, no music21.
 venv-runtime: $(PY)
-	$(PIP) install -q -e .
+	@echo "installing improvd (runtime) into $(VENV)"
+	@$(PIP_INSTALL) -e .
 
 # Everything: training (TensorFlow, tf2onnx, music21) and tests.
 venv-full: $(PY)
-	$(PIP) install -q -e ".[train,test]"
+	@echo "installing improvd with training and test dependencies into $(VENV)"
+	@$(PIP_INSTALL) -e ".[train,test]"
 
 run: system-deps venv-runtime
 	$(VENV)/bin/python contrib/run_with_jack.py $(VENV)/bin/improvd run $(ARGS)
