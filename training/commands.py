@@ -80,6 +80,9 @@ def register(sub) -> None:
                    help="also per collection of test pieces (bach, folk, piano...)")
     p.set_defaults(handler=_evaluate)
 
-    from . import evaluate_answers, generate  # light at import time (heavy imports in handlers)
+    # light at import time (heavy imports in handlers)
+    from . import demo, evaluate_answers, generate, session_plot
     generate.register(sub)
     evaluate_answers.register(sub)
+    demo.register(sub)
+    session_plot.register(sub)
