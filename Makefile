@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 PIP_INSTALL := $(PIP) install -q --disable-pip-version-check
 APT_PACKAGES := jackd2 fluidsynth fluid-soundfont-gm jack-tools python3-venv
 
-.PHONY: run test system-deps venv-runtime venv-full train-default bench clean
+.PHONY: run test demo system-deps venv-runtime venv-full train-default bench clean
 
 # Debian packages: JACK (MIDI ports on a machine with no sound card), fluidsynth (a real synth
 # for the end-to-end test) and python3-venv (Debian's python3 has no venv without it). Skipped
@@ -35,6 +35,12 @@ venv-full: $(PY)
 
 run: system-deps venv-runtime
 	$(VENV)/bin/python contrib/run_with_jack.py $(VENV)/bin/improvd run $(ARGS)
+
+# No keyboard needed: built-in phrases answered, written as MIDI, WAV and piano rolls.
+demo: system-deps $(PY)
+	@echo "installing improvd with matplotlib (piano rolls) into $(VENV)"
+	@$(PIP_INSTALL) -e ".[plot]"
+	$(VENV)/bin/improvd demo $(ARGS)
 
 # The import contracts first (pyproject [tool.importlinter]: layers, no training stack in the
 # daemon), then the tests.
