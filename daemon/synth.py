@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .jackd import die_with_parent, unique
+from .jackd import die_with_parent, end_process, unique
 
 log = logging.getLogger(__name__)
 
@@ -169,10 +169,5 @@ class Synth:
             try:
                 self.process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
-                self.process.terminate()
-                try:
-                    self.process.wait(timeout=timeout_s)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait()
+                end_process(self.process, timeout_s)
         self._log.close()
