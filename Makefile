@@ -24,9 +24,12 @@ $(PY):
 	@$(PIP_INSTALL) --upgrade pip
 
 # The daemon alone: numpy, mido, python-rtmidi, onnxruntime. No TensorFlow, no music21.
+# A regular install (rebuilt from this folder each time, a few seconds): an editable one of this
+# layout (daemon/ installed as improvd.daemon) makes setuptools print a notice box every time.
+# The tests need the editable install: `make test` makes it again.
 venv-runtime: $(PY)
 	@echo "installing improvd (runtime) into $(VENV)"
-	@$(PIP_INSTALL) -e .
+	@$(PIP_INSTALL) .
 
 # Everything: training (TensorFlow, tf2onnx, music21) and tests.
 venv-full: $(PY)
