@@ -42,7 +42,7 @@ run: system-deps venv-runtime
 # No keyboard needed: built-in phrases answered, written as MIDI, WAV and piano rolls.
 demo: system-deps $(PY)
 	@echo "installing improvd with matplotlib (piano rolls) into $(VENV)"
-	@$(PIP_INSTALL) -e ".[plot]"
+	@$(PIP_INSTALL) ".[plot]"
 	$(VENV)/bin/improvd demo $(ARGS)
 
 # The import contracts first (pyproject [tool.importlinter]: layers, no training stack in the
