@@ -233,6 +233,9 @@ def _reload(args, config, engine):
     if changed:
         log.warning("midi.%s changed: port settings apply at the next start; the ports stay open",
                     ", midi.".join(changed))
+    for section in ("synth", "record"):  # started once, beside the ports
+        if getattr(new, section) != getattr(config, section):
+            log.warning("[%s] changed: it applies at the next start", section)
     _set_log_level(args, new)
     engine.reload(new, runner)
     return new
