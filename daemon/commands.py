@@ -174,7 +174,8 @@ def serve(args, config, runner) -> int:
                                     connect=[*midi.connect_output, *extras.connect_output])
         engine = Engine(config, runner, midi_out, metrics=metrics)
         midi_in = ports.MidiInput(backend, midi.client_name, midi.input_name, virtual=midi.virtual,
-                                  connect=list(midi.connect_input), callback=extras.attach(engine))
+                                  connect=list(midi.connect_input), callback=extras.attach(engine),
+                                  clock=extras.wants_clock)
     except BaseException as exc:
         metrics.close()
         if midi_out is not None:  # leave no half-open client behind

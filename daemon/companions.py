@@ -63,10 +63,16 @@ class Companions:
         feed, heard = engine.feed, self.recorder.heard
 
         def feed_and_record(msg, t: float) -> None:  # the MIDI input thread: two queue puts
-            feed(msg, t)
+            if msg.type != "clock":  # the clock is the recorder's tempo, nothing to the engine
+                feed(msg, t)
             heard(msg, t)
 
         return feed_and_record
+
+    @property
+    def wants_clock(self) -> bool:
+        """Whether the input should pass MIDI clock on (to the recorder; call after attach)."""
+        return self.recorder is not None
 
     def start(self) -> None:
         if self.status is not None:

@@ -8,8 +8,9 @@ complete. Even a SIGKILL leaves it as it was after the last answer, never half w
 
 Files: DIR/improvd-YYYYmmdd-HHMMSS.mid with two tracks, "call" (what the player played, stamped
 as it arrived) and "answer" (what improvd sent, stamped when it was sent), in seconds from the
-file's first event. The tempo is the first steady pulse found in a call (analysis.py), so a DAW's
-beats line up with the player's; with none the file says 120 bpm. Real time is kept whatever the
+file's first event. The tempo is the MIDI clock's when the player's side sends one (a DAW, a
+drum machine), else the first steady pulse found in a call (analysis.py), so a DAW's beats line
+up with the player's; with neither the file says 120 bpm. Real time is kept whatever the
 tempo: 960 ticks per beat are finer than 2 ms down to 32 bpm. With rotate = "hour", the first
 event after an answer that ended in a new hour (of the wall clock) starts a new file.
 """
@@ -20,6 +21,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 TICKS_PER_BEAT = 960
 DEFAULT_BPM = 120.0
 POLL_S = 0.1  # how soon after an answer ends its file is written
+CLOCKS_PER_BEAT = 24  # MIDI clock
+CLOCK_WINDOW = 4 * CLOCKS_PER_BEAT  # the tempo of the clock's last four beats
 _STOP = object()
 
 
@@ -72,12 +76,13 @@ class SessionRecorder:
         self._file: _File | None = None
         self._sounding: dict[str, set[tuple[int, int]]] = {"call": set(), "answer": set()}
         self._saved_answers = engine.answers_done
+        self._clock: deque[float] = deque(maxlen=CLOCK_WINDOW + 1)  # arrival times of MIDI clock
         self._thread = threading.Thread(target=self._loop, name="improvd-recorder", daemon=True)
         self._thread.start()
 
     # --- the MIDI input thread and the scheduler thread ---------------------------------------
     def heard(self, msg, t: float) -> None:
-        """A message from the player (mido), stamped on arrival."""
+        """A message from the player (mido), stamped on arrival; MIDI clock gives the tempo."""
         self._queue.put(("call", msg, t))
 
     def sent(self, t: float, event: Event, source: str) -> None:
@@ -134,6 +139,9 @@ class SessionRecorder:
             log.exception("could not save %s recording", what)
 
     def _add(self, track: str, item, t: float) -> None:
+        if getattr(item, "type", None) == "clock":
+            self._clock.append(t)
+            return
         event = item if isinstance(item, Event) else to_event(item, t)
         if event is None:  # what the daemon ignores (pitch bend, program change...)
             return
@@ -164,14 +172,23 @@ class SessionRecorder:
             return
         if f.bpm is None:
             analysis = self._engine.last_analysis
-            if analysis is not None and analysis.pulse is not None:
-                f.bpm = float(analysis.pulse.bpm)
+            f.bpm = self._clock_bpm() or (float(analysis.pulse.bpm) if analysis is not None
+                                          and analysis.pulse is not None else None)
         write_midi_file((), f.path, ticks_per_beat=TICKS_PER_BEAT, bpm=f.bpm or DEFAULT_BPM,
                         tracks=f.tracks)
         if f.path not in self.files:
             self.files.append(f.path)
         log.debug("recording saved: %s (%d call, %d answer events)", f.path,
                   len(f.tracks["call"]), len(f.tracks["answer"]))
+
+    def _clock_bpm(self) -> float | None:
+        """The MIDI clock's tempo, once a beat of it has arrived: the median tick, which a late
+        message or two does not move."""
+        if len(self._clock) <= CLOCKS_PER_BEAT:
+            return None
+        ticks = sorted(b - a for a, b in zip(self._clock, list(self._clock)[1:]))
+        tick = ticks[len(ticks) // 2]
+        return 60.0 / (CLOCKS_PER_BEAT * tick) if tick > 0 else None
 
     def _maybe_rotate(self) -> None:
         f = self._file

@@ -104,3 +104,21 @@ def test_a_folder_that_cannot_be_made_is_named(tmp_path):
     engine = SimpleNamespace(answers_done=0, last_analysis=None)
     with pytest.raises(RecordError, match="record.dir .*file/sub"):
         SessionRecorder(blocker / "sub", engine)
+
+
+def test_the_midi_clock_sets_the_tempo_over_the_calls_pulse(tmp_path):
+    engine = SimpleNamespace(answers_done=0, last_analysis=None)
+    rec = SessionRecorder(tmp_path, engine, poll_s=0.01)
+    tick = 60 / 100 / 24  # 100 bpm
+    for i in range(60):  # a late clock now and then does not move the median
+        rec.heard(mido.Message("clock"), 10.0 + i * tick + (0.004 if i % 13 == 0 else 0))
+    play_call(rec, 11.0, [60, 62, 64, 65])  # a call with a 120 bpm pulse
+    call = [Event(11.0 + i * 0.5, "note_on", p, 80) for i, p in enumerate([60, 62, 64, 65])]
+    engine.last_analysis = analyze(call + [Event(13.3, "note_off", 65, 0)])
+    engine.answers_done = 1
+    files = rec.close()
+    midi = mido.MidiFile(files[0])
+    bpm = mido.tempo2bpm(next(m.tempo for m in midi.tracks[0] if m.type == "set_tempo"))
+    assert bpm == pytest.approx(100, abs=0.01)
+    # The clock is no note: the call track starts at the first note, in real time.
+    assert [round(e.time, 3) for e in read_midi_tracks(files[0])["call"]][:2] == [0.0, 0.3]

@@ -68,3 +68,25 @@ def test_record_writes_every_call_and_answer_note_by_note(peer, start_daemon, tm
 def _notes(events: list[Event]) -> list[Note]:
     # The answer track also holds the CC123 (all notes off) sent at shutdown.
     return events_to_notes([e for e in events if e.kind != "control_change"])
+
+
+def test_record_takes_the_tempo_from_the_players_midi_clock(peer, start_daemon, tmp_path):
+    import mido
+
+    folder = tmp_path / "clocked"
+    daemon = start_daemon(peer, ["--record", str(folder), "--silence-ms", "300", "--seed", "4"])
+    tick = 60 / 90 / 24  # a DAW's clock at 90 bpm
+    origin = time.monotonic()
+    for i in range(48):
+        time.sleep(max(0.0, origin + i * tick - time.monotonic()))
+        peer.send(mido.Message("clock"))
+    start = time.monotonic()
+    peer.play_notes(CALLS[1])
+    assert peer.wait_for(lambda: peer.note_ons(since=start), timeout=5), daemon.log()[-3000:]
+    assert peer.wait_quiet(0.8, timeout=10, since=start)
+    assert daemon.terminate() == 0
+    (path,) = folder.glob("*.mid")
+    midi = mido.MidiFile(path)
+    bpm = mido.tempo2bpm(next(m.tempo for m in midi.tracks[0] if m.type == "set_tempo"))
+    assert bpm == pytest.approx(90, abs=1.5)
+    assert [n.pitch for n in events_to_notes(read_midi_tracks(path)["call"])] == [62, 65, 69]
