@@ -1,4 +1,5 @@
-"""Training subcommands: `improvd train | evaluate` (and `generate`, registered by its module).
+"""Training subcommands: `improvd train | evaluate` (and `generate`, `evaluate-answers`, `demo`
+and `plot`, each registered by its module).
 
 Light at import time (argparse, the error types): TensorFlow and music21 load inside the
 handlers, so the daemon's own commands stay fast.

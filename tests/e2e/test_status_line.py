@@ -80,8 +80,8 @@ def test_status_line_on_a_terminal(jack_server, peer, model_path):
         logged = re.search(f"call ended \\(.*; ([0-9]+) bpm, .*; ({KEY});", term.text())
         assert logged and logged.groups() == line.groups()[:2], term.text()[-2000:]
         # A log line never runs into the status line: the line is cleared before it.
-        assert re.search(re.escape(CLEAR) + r"\d\d:\d\d:\d\d INFO improvd\.daemon\.engine: call ended",
-                         term.text()), term.text()[-2000:]
+        log_line = r"\d\d:\d\d:\d\d INFO improvd\.daemon\.engine: call ended"
+        assert re.search(re.escape(CLEAR) + log_line, term.text()), term.text()[-2000:]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
     finally:
