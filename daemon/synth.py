@@ -61,6 +61,11 @@ def find_soundfont(explicit: str = "", dirs=SOUNDFONT_DIRS) -> Path:
     raise SynthError(f"no General MIDI soundfont in {', '.join(dirs)}: {PACKAGE_HINT}")
 
 
+def sound_card() -> bool:
+    """Whether this machine has an ALSA playback device."""
+    return bool(glob.glob("/dev/snd/pcmC*D*p"))
+
+
 def audio_driver(midi_backend: str) -> str | None:
     """fluidsynth's audio driver for this machine, or None when nothing could be heard."""
     if midi_backend == "jack":
@@ -70,9 +75,7 @@ def audio_driver(midi_backend: str) -> str | None:
         return "pipewire"
     if os.path.exists(os.path.join(runtime, "pulse", "native")):
         return "pulseaudio"
-    if glob.glob("/dev/snd/pcmC*D*p"):  # an ALSA playback device
-        return "alsa"
-    return None
+    return "alsa" if sound_card() else None
 
 
 def programs(answer_program: int, player_program: int, answer_channel: int) -> list[str]:
@@ -101,6 +104,9 @@ class Synth:
             log.warning("no audio device here (no sound card, PipeWire, PulseAudio or JACK): "
                         "--synth renders nothing; connect the output to a synth elsewhere")
             return None
+        if driver == "jack" and not sound_card():
+            log.warning("no sound card here: --synth plays into JACK, where a recorder (jack_rec) "
+                        "can take it, but nothing is heard")
         if backend not in ("jack", "alsa"):
             raise SynthError(f"--synth plays through JACK or the ALSA sequencer, not {backend}")
         name = unique(f"{midi_config.client_name}-synth")
