@@ -24,6 +24,7 @@ _OVERRIDES = {
     "silence_ms": "policy.silence_ms", "response": "policy.response",
     "barge_in": "policy.barge_in", "temperature": "sampling.temperature",
     "top_p": "sampling.top_p", "seed": "sampling.seed", "log_level": "log.level",
+    "synth": "synth.enabled", "record": "record.dir",
 }
 # Port settings are read once, when the ports open; a reload cannot change them.
 _PORT_KEYS = ("backend", "client_name", "input_name", "output_name", "virtual",
@@ -65,6 +66,11 @@ def register(sub) -> None:
     run.add_argument("--top-p", type=float)
     run.add_argument("--seed", type=int, help="make answers repeatable (-1 = random)")
     run.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    run.add_argument("--synth", action="store_true", default=None,
+                     help="start fluidsynth with a General MIDI soundfont and play through it "
+                          "(with --thru the player's notes too); see [synth] in config.toml")
+    run.add_argument("--record", metavar="DIR",
+                     help="write every call and answer of the session to a MIDI file in DIR")
     run.add_argument("--metrics", metavar="FILE",
                      help="append the engine's timing measurements to FILE (JSON lines on the "
                           "monotonic clock; for benchmarks)")
@@ -153,23 +159,29 @@ def serve(args, config, runner) -> int:
     import threading
 
     from . import ports
+    from .companions import Companions
     from .engine import Engine
     from .metrics import EngineMetrics, MetricsFile
 
     midi = config.midi
-    midi_in = midi_out = None
+    midi_in = midi_out = extras = None
     metrics = MetricsFile(args.metrics) if args.metrics else EngineMetrics()
     try:
         backend = ports.choose_backend(midi.backend)
+        extras = Companions.start_synth(config, backend)  # synth, recorder, status line
         midi_out = ports.MidiOutput(backend, midi.client_name, midi.output_name,
-                                    virtual=midi.virtual, connect=list(midi.connect_output))
+                                    virtual=midi.virtual,
+                                    connect=[*midi.connect_output, *extras.connect_output])
         engine = Engine(config, runner, midi_out, metrics=metrics)
         midi_in = ports.MidiInput(backend, midi.client_name, midi.input_name, virtual=midi.virtual,
-                                  connect=list(midi.connect_input), callback=engine.feed)
+                                  connect=list(midi.connect_input), callback=extras.attach(engine),
+                                  clock=extras.wants_clock)
     except BaseException as exc:
         metrics.close()
         if midi_out is not None:  # leave no half-open client behind
             midi_out.close()
+        if extras is not None:
+            extras.close()
         if isinstance(exc, ports.PortError):
             raise CommandError(str(exc)) from None
         raise
@@ -189,6 +201,7 @@ def serve(args, config, runner) -> int:
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, on_reload)
     engine.start()
+    extras.start()
     # The names as other programs see them (on JACK the output has a client of its own).
     log.info("listening on %s, answering on %s (%s)", midi_in.name, midi_out.name, backend)
     try:
@@ -203,6 +216,7 @@ def serve(args, config, runner) -> int:
         midi_in.close()
         engine.stop()  # the scheduler panics: note-off for each sounding note + CC123
         midi_out.close()
+        extras.close()  # after the last note-offs: recorded, and heard by the synth
         metrics.close()
     return 0
 
@@ -220,6 +234,9 @@ def _reload(args, config, engine):
     if changed:
         log.warning("midi.%s changed: port settings apply at the next start; the ports stay open",
                     ", midi.".join(changed))
+    for section in ("synth", "record"):  # started once, beside the ports
+        if getattr(new, section) != getattr(config, section):
+            log.warning("[%s] changed: it applies at the next start", section)
     _set_log_level(args, new)
     engine.reload(new, runner)
     return new

@@ -86,6 +86,23 @@ class SteeringConfig:
 
 
 @dataclass(frozen=True)
+class SynthConfig:
+    """fluidsynth started with the daemon (synth.py); programs are General MIDI's, 1..128."""
+    enabled: bool = _field(False)
+    soundfont: str = _field("")  # "" = a General MIDI soundfont found on the system
+    answer_program: int = _field(12, lo=1, hi=128)  # 12 = vibraphone: the answer stands out
+    player_program: int = _field(1, lo=1, hi=128)  # 1 = acoustic grand piano (midi.thru)
+    gain: float = _field(0.6, lo=0.0, hi=5.0)
+
+
+@dataclass(frozen=True)
+class RecordConfig:
+    """Every call and answer of a session to a MIDI file (recorder.py)."""
+    dir: str = _field("")  # "" = no recording
+    rotate: str = _field("session", choices=("session", "hour"))
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = _field("info", choices=("debug", "info", "warning", "error"))
 
@@ -97,6 +114,8 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     steering: SteeringConfig = field(default_factory=SteeringConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def with_overrides(self, **flags: Any) -> Config:

@@ -70,6 +70,10 @@ class Engine:
         self._thread: threading.Thread | None = None
         self.last_reaction_s: float | None = None  # call end -> first answer note due
         self.input_lag_s = 0.0  # worst time from the MIDI callback's stamp to the engine
+        # Read by other threads (status line, recorder): plain attributes, written only here.
+        self.answers = 0  # answers started
+        self.answers_done = 0  # answers ended (played out, or stopped by reload/shutdown/error)
+        self.last_analysis = None  # CallAnalysis of the last call answered (tempo, key)
         self._install(config, runner)
 
     def _install(self, config: Config, runner) -> None:
@@ -187,6 +191,8 @@ class Engine:
     # --- the answer --------------------------------------------------------------------------
     def _start_response(self, d: Respond, now: float) -> None:
         analysis = self.analyzer.end_call()
+        self.answers += 1
+        self.last_analysis = analysis
         if self.context.follow_tempo(analysis.pulse if analysis is not None else None):
             now = max(now, self.clock())  # hearing the call took time: plan from when it ended
         plan = plan_answer(analysis, self.config.policy, now, d.response_seconds)
@@ -283,6 +289,7 @@ class Engine:
                                      self.scheduler.max_late_s)
         self.response = None
         self.steering = None
+        self.answers_done += 1
         self.policy.response_done()
 
     def _abort_response(self) -> None:
@@ -295,4 +302,5 @@ class Engine:
         except Exception:
             log.exception("could not close the answer in the model's context")
         self.response = None
+        self.answers_done += 1
         self.policy.response_done()

@@ -43,6 +43,9 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._running = False
         self.sent = 0
+        # on_sent(t, event, source) after each send, on the sending thread with the lock held:
+        # it must only hand the event on (the session recorder queues it).
+        self.on_sent: Callable[[float, Event, str], None] | None = None
         self.max_late_s = 0.0  # worst lateness of a send since the last reset_stats()
 
     # --- any thread --------------------------------------------------------------------------
@@ -120,9 +123,9 @@ class Scheduler:
         return self._heap[0][0] if self._heap else None
 
     def _release(self, which: Callable[[str], bool]) -> int:
-        keys = sorted(k for k, s in self._sounding.items() if which(s))
-        for channel, pitch in keys:
-            self._send(Event(self.clock(), "note_off", pitch, 0, channel))
+        keys = sorted((k, s) for k, s in self._sounding.items() if which(s))
+        for (channel, pitch), source in keys:
+            self._send(Event(self.clock(), "note_off", pitch, 0, channel), source)
         return len(keys)
 
     def _send(self, event: Event, source: str = ANSWER) -> None:
@@ -135,5 +138,7 @@ class Scheduler:
         try:
             self.output.send_event(event, event.channel)
             self.sent += 1
+            if self.on_sent is not None:
+                self.on_sent(self.clock(), event, source)
         except Exception:  # a vanished port must not kill the thread that owes note-offs
             log.exception("could not send %s", event)
