@@ -56,6 +56,9 @@ class PolicyConfig:
     # End the call when the pulse says a note was due and none came (all keys up); silence_ms
     # stays the upper bound.
     end_on_pulse: bool = _field(True)
+    # A key held this long counts as released once the call is otherwise over: a lost note-off
+    # must not keep the call open forever.
+    stuck_key_s: float = _field(60.0, lo=0.5, hi=3600.0)
 
 
 @dataclass(frozen=True)
