@@ -30,6 +30,10 @@ class MidiConfig:
     virtual: bool = _field(True)
     connect_input: tuple[str, ...] = _field((), kind="str_list")
     connect_output: tuple[str, ...] = _field((), kind="str_list")
+    # A port named above (or the JACK server) that is not there at start: "error" (exit 2) or
+    # "wait" for it (a service started before the keyboard); on JACK it is connected when it
+    # appears, and again whenever it is replugged.
+    missing_ports: str = _field("error", choices=("error", "wait"))
     input_channels: tuple[int, ...] = _field((), kind="channel_list")
     output_channel: int = _field(1, lo=1, hi=16)
     thru: bool = _field(False)
