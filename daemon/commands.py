@@ -217,6 +217,7 @@ def serve(args, config, runner) -> int:
         midi_in.close()
         engine.stop()  # the scheduler panics: note-off for each sounding note + CC123
         midi_out.close()
+        log.info("sent %d MIDI messages in all", engine.scheduler.sent)  # benchmarks count them
         if watch is not None:
             watch.close()
         metrics.close()

@@ -3,11 +3,12 @@ never stop the daemon answering (policy.py: stale held keys)."""
 
 from __future__ import annotations
 
-import random
 import time
 
 import mido
 import pytest
+
+from improvd.testsupport.midi_fuzz import send_random
 
 from .jack_helpers import left_sounding
 
@@ -75,23 +76,9 @@ def test_the_player_all_notes_off_releases_held_keys_at_once(peer, start_daemon,
     assert peer.wait_for(lambda: peer.note_ons(since=start), timeout=SILENCE_S + 3), daemon.log()
 
 
-def random_message(rng: random.Random) -> list[int]:
-    """Any channel message, or now and then stray bytes (a status byte alone, a data byte)."""
-    roll = rng.random()
-    if roll < 0.02:
-        return [rng.randrange(256) for _ in range(rng.randrange(1, 4))]
-    status = rng.choice([0x80, 0x90, 0x90, 0xA0, 0xB0, 0xC0, 0xD0, 0xE0]) | rng.randrange(16)
-    size = 2 if status >> 4 in (0xC, 0xD) else 3
-    return [status] + [rng.randrange(128) for _ in range(size - 1)]
-
-
 def test_the_daemon_answers_again_after_200000_random_messages(peer, start_daemon, config_file):
     daemon = start_daemon(peer, settings(config_file))
-    rng = random.Random(13)
-    for i in range(200_000):
-        peer.send_raw(random_message(rng))
-        if i % 200 == 199:
-            time.sleep(0.002)  # JACK carries a cycle's worth at a time
+    send_random(peer, 200_000, seed=13)
     assert daemon.process.poll() is None, daemon.log()
     # The random notes held keys: stale after STUCK_KEY_S; the "call" they made is answered.
     time.sleep(STUCK_KEY_S + SILENCE_S + 2.5)
