@@ -199,9 +199,9 @@ def serve(args, config, runner) -> int:
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, on_reload)
     engine.start()
+    duties.start()  # listeners reset, READY=1
     # The names as other programs see them (on JACK the output has a client of its own).
     log.info("listening on %s, answering on %s (%s)", midi_in.name, midi_out.name, backend)
-    duties.start()
     status = None
     try:
         while not stopping.is_set() and status is None:
