@@ -106,7 +106,7 @@ class Supervisor:
             target = match_port(name, available, warn=False)
             key = (port.name, name)
             if target is None:
-                if self._present.get(key, True):
+                if self._present.get(key):  # it was there (one missing at start: ports.py says)
                     log.warning("%s: no port matches %r (unplugged?): waiting for it", port.name,
                                 name)
                 self._present[key] = False
