@@ -109,7 +109,9 @@ class Engine:
         """Stop the engine thread (sentinel + join), then the scheduler, which panics."""
         if self._thread is not None:
             self.queue.put(_STOP)
-            self._thread.join()
+            self._thread.join(timeout=5 * HEARTBEAT_S)
+            if self._thread.is_alive():  # wedged: the scheduler releases the notes without it
+                log.error("the engine thread does not stop; releasing the notes without it")
             self._thread = None
         self.scheduler.stop()
 
@@ -168,8 +170,7 @@ class Engine:
             self.policy.resume_call(self.analyzer.resumed)
             self.analyzer.resumed = None
         if isinstance(decision, Stop):
-            released = self.scheduler.cancel_pending_and_release(ANSWER)
-            self.scheduler.all_notes_off_after(self.clock(), self.out_channel)
+            released = self.scheduler.cancel_pending_and_release(ANSWER, self.out_channel)
             self.context.end_response()
             self.response = self.steering = None
             log.info("barge-in - stopped (%d notes released)", released)
@@ -291,8 +292,7 @@ class Engine:
         """Stop the answer now (error, reload, shutdown): release its notes, tell the model."""
         if self.response is None:
             return
-        self.scheduler.cancel_pending_and_release(ANSWER)
-        self.scheduler.all_notes_off_after(self.clock(), self.out_channel)
+        self.scheduler.cancel_pending_and_release(ANSWER, self.out_channel)
         try:
             self.context.end_response()
         except Exception:

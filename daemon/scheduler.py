@@ -74,13 +74,18 @@ class Scheduler:
         with self._cond:
             return {k for k, s in self._sounding.items() if source is None or s == source}
 
-    def cancel_pending_and_release(self, source: str = ANSWER) -> int:
+    def cancel_pending_and_release(self, source: str = ANSWER,
+                                   all_off_channel: int | None = None) -> int:
         """Drop the not-yet-sent events of `source` and end its sounding notes now (barge-in).
-        Returns how many notes were released."""
+        all_off_channel: the cut answer's channel, for all_notes_off_after. Returns how many
+        notes were released."""
         with self._cond:
             self._heap = [item for item in self._heap if item[3] != source]
             heapq.heapify(self._heap)
-            return self._release(lambda s: s == source)
+            released = self._release(lambda s: s == source)
+        if all_off_channel is not None:
+            self.all_notes_off_after(self.clock(), all_off_channel)
+        return released
 
     def all_notes_off_after(self, end: float, channel: int) -> None:
         """The answer on `channel` ends (or was cut) at `end`: All Notes Off a few backend cycles

@@ -64,3 +64,18 @@ def test_reset_output_sends_all_notes_off_and_all_sound_off_on_each_channel():
     s = Scheduler(out, clock=lambda: 0.0)
     s.reset_output({0, 9})
     assert [(e.channel, e.pitch) for e in out.events()] == [(0, 123), (0, 120), (9, 123), (9, 120)]
+
+
+def test_a_cut_answer_gets_its_own_all_notes_off_a_few_cycles_after_the_cut():
+    now = 1.0
+    out = JackLikeOutput(clock=lambda: now)
+    s = Scheduler(out, clock=lambda: now)
+    s.push(0.0, on(0.0, 60))
+    s.all_notes_off_after(5.0, 0)  # the answer's planned end
+    s.run_due(now)
+    assert s.cancel_pending_and_release(ANSWER, all_off_channel=0) == 1
+    assert s.pending(ANSWER) == 1  # the planned one is gone, the cut's own is waiting
+    now = 1.0 + s.safety_delay_s
+    s.run_due(now)
+    assert [e.time for e in cc(out.events(), 123)] == [1.0]
+    assert s.pending() == 0

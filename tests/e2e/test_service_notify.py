@@ -40,3 +40,58 @@ def test_ready_watchdog_pings_and_stopping_reach_the_service_manager(tmp_path, s
         assert "STOPPING=1" in last
     finally:
         manager.close()
+
+
+# Loaded by the daemon's interpreter through PYTHONPATH: its engine thread hangs for good on the
+# first note-on of pitch 1, as a wedged engine would (a deadlock, a stuck library call).
+WEDGE = '''
+import threading
+from improvd.daemon import engine
+
+_handle = engine.Engine.handle
+
+def handle(self, msg, t):
+    if getattr(msg, "type", None) == "note_on" and msg.note == 1 and msg.velocity:
+        threading.Event().wait()
+    return _handle(self, msg, t)
+
+engine.Engine.handle = handle
+'''
+
+
+def test_a_wedged_engine_stops_the_watchdog_pings(tmp_path, peer, start_daemon):
+    import mido
+
+    (tmp_path / "sitecustomize.py").write_text(WEDGE)
+    path = tmp_path / "notify"
+    manager = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    manager.bind(str(path))
+    manager.settimeout(10)
+    try:
+        daemon = start_daemon(peer, ["--seed", "1"], env={
+            "NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": str(int(WATCHDOG_S * 1e6)),
+            "PYTHONPATH": str(tmp_path)})
+        assert manager.recv(4096).startswith(b"READY=1")
+        assert manager.recv(4096) == b"WATCHDOG=1"
+        peer.send(mido.Message("note_on", note=1, velocity=90))
+        wedged = time.monotonic()
+        manager.settimeout(0.5)
+        last = wedged
+        while time.monotonic() - wedged < 10:
+            try:
+                if manager.recv(4096) == b"WATCHDOG=1":
+                    last = time.monotonic()
+            except TimeoutError:
+                if time.monotonic() - last > 3 * WATCHDOG_S + 1:
+                    break
+        stopped = last - wedged
+        assert stopped < 7, f"pings went on {stopped:.1f} s after the engine wedged"
+        assert time.monotonic() - last > 3 * WATCHDOG_S, "the pings never stopped"
+        assert "the engine loop has not turned" in daemon.log()
+        assert daemon.process.poll() is None  # the service manager kills it, not itself
+        stopping = time.monotonic()
+        assert daemon.terminate(timeout=10) == 0  # a stop still releases the notes and exits
+        assert time.monotonic() - stopping < 8
+        assert "releasing the notes without it" in daemon.log()
+    finally:
+        manager.close()
