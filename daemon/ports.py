@@ -145,8 +145,9 @@ class _Port:
 
     def __init__(self, backend: str, client_name: str, port_name: str, *, virtual: bool = True,
                  connect: Iterable[str] = (), wait_for_missing: bool = False):
-        """wait_for_missing (JACK): a port to connect to that is not there yet is left to the
-        supervisor, which connects it when it appears (supervisor.py); else it is an error."""
+        """wait_for_missing: a port to connect to that is not there yet is waited for instead of
+        being an error (on JACK the supervisor connects it when it appears, see supervisor.py;
+        elsewhere opening waits for it)."""
         self.backend = backend
         self.connect = tuple(connect)
         self.period_s = 0.0  # the backend's processing cycle, where it has one (JACK)
@@ -162,7 +163,7 @@ class _Port:
                 available = self._wait_for_targets(first, available, other_side)
                 connect = [s for s in self.connect if match_port(s, available, warn=False)]
             targets = [_find(s, available, other_side, backend) for s in connect]
-            if not virtual and not targets:
+            if not virtual and not self.connect:
                 raise PortError(f"a non-virtual {self.direction} needs ports to connect to")
             if virtual and backend == "winmm":
                 raise PortError("WinMM has no virtual ports: set midi.virtual = false and name the "
