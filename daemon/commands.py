@@ -56,7 +56,7 @@ def register(sub) -> None:
                      help="connect the output to the port whose name contains PORT (repeatable)")
     run.add_argument("--wait-for-ports", dest="missing_ports", action="store_const",
                      const="wait", help="wait for a JACK server or a --connect-* port that is "
-                     "not there yet (and reconnect replugged ones) instead of exiting")
+                     "not there yet instead of exiting")
     run.add_argument("--input-channel", action="append", type=int, metavar="N",
                      help="listen to MIDI channel N only, 1..16 (repeatable; default all)")
     run.add_argument("--output-channel", type=int, metavar="N", help="answer on channel N, 1..16")
