@@ -30,6 +30,10 @@ class MidiConfig:
     virtual: bool = _field(True)
     connect_input: tuple[str, ...] = _field((), kind="str_list")
     connect_output: tuple[str, ...] = _field((), kind="str_list")
+    # A port named above (or the JACK server) that is not there at start: "error" (exit 2) or
+    # "wait" for it (a service started before the keyboard); on JACK it is connected when it
+    # appears, and again whenever it is replugged.
+    missing_ports: str = _field("error", choices=("error", "wait"))
     input_channels: tuple[int, ...] = _field((), kind="channel_list")
     output_channel: int = _field(1, lo=1, hi=16)
     thru: bool = _field(False)
@@ -56,6 +60,9 @@ class PolicyConfig:
     # End the call when the pulse says a note was due and none came (all keys up); silence_ms
     # stays the upper bound.
     end_on_pulse: bool = _field(True)
+    # A key held this long counts as released once the call is otherwise over: a lost note-off
+    # must not keep the call open forever.
+    stuck_key_s: float = _field(60.0, lo=0.5, hi=3600.0)
 
 
 @dataclass(frozen=True)
