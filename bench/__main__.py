@@ -24,6 +24,9 @@ BENCHMARKS = {
     "process": "bench.process",
     "inference": "bench.inference",
     "markov_peer": "bench.markov_peer",
+    # The long runs: a million fuzzed messages, an hour of calls (--quick: 20,000 and half a minute).
+    "fuzz_input": "bench.fuzz_input",
+    "soak": "bench.soak",
     "training_throughput": "bench.training_throughput",
 }
 

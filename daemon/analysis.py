@@ -205,6 +205,12 @@ class CallAnalyzer:
             self._close(key, e.time)
             self._last_release = e.time
 
+    def release_all(self, t: float) -> None:
+        """Every held key counts as released at t (a lost note-off, All Notes Off)."""
+        for key in list(self._open):
+            self._close(key, max(t, self._open[key][0]))
+        self._last_release = t
+
     def _close(self, key, end: float) -> None:
         start, velocity = self._open.pop(key)
         self._call.append(Note(key[1], velocity, start, end))

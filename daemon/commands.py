@@ -23,11 +23,13 @@ _OVERRIDES = {
     "output_channel": "midi.output_channel", "thru": "midi.thru",
     "silence_ms": "policy.silence_ms", "response": "policy.response",
     "barge_in": "policy.barge_in", "temperature": "sampling.temperature",
+    "missing_ports": "midi.missing_ports",
     "top_p": "sampling.top_p", "seed": "sampling.seed", "log_level": "log.level",
+    "synth": "synth.enabled", "record": "record.dir",
 }
 # Port settings are read once, when the ports open; a reload cannot change them.
 _PORT_KEYS = ("backend", "client_name", "input_name", "output_name", "virtual",
-              "connect_input", "connect_output")
+              "connect_input", "connect_output", "missing_ports")
 
 
 def _response(text: str):
@@ -53,6 +55,9 @@ def register(sub) -> None:
                      help="connect the input to the port whose name contains PORT (repeatable)")
     run.add_argument("--connect-output", action="append", metavar="PORT",
                      help="connect the output to the port whose name contains PORT (repeatable)")
+    run.add_argument("--wait-for-ports", dest="missing_ports", action="store_const",
+                     const="wait", help="wait for a JACK server or a --connect-* port that is "
+                     "not there yet instead of exiting")
     run.add_argument("--input-channel", action="append", type=int, metavar="N",
                      help="listen to MIDI channel N only, 1..16 (repeatable; default all)")
     run.add_argument("--output-channel", type=int, metavar="N", help="answer on channel N, 1..16")
@@ -65,6 +70,11 @@ def register(sub) -> None:
     run.add_argument("--top-p", type=float)
     run.add_argument("--seed", type=int, help="make answers repeatable (-1 = random)")
     run.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
+    run.add_argument("--synth", action="store_true", default=None,
+                     help="start fluidsynth with a General MIDI soundfont and play through it "
+                          "(with --thru the player's notes too); see [synth] in config.toml")
+    run.add_argument("--record", metavar="DIR",
+                     help="write every call and answer of the session to a MIDI file in DIR")
     run.add_argument("--metrics", metavar="FILE",
                      help="append the engine's timing measurements to FILE (JSON lines on the "
                           "monotonic clock; for benchmarks)")
@@ -152,29 +162,40 @@ def serve(args, config, runner) -> int:
     import signal
     import threading
 
-    from . import ports
+    from . import ports, supervisor
+    from .companions import Companions
     from .engine import Engine
     from .metrics import EngineMetrics, MetricsFile
+    from .sd_notify import Notifier
 
     midi = config.midi
-    midi_in = midi_out = None
+    midi_in = midi_out = extras = watch = None
     metrics = MetricsFile(args.metrics) if args.metrics else EngineMetrics()
+    stopping, reload_asked, wake = threading.Event(), threading.Event(), threading.Event()
+    wait = midi.missing_ports == "wait"
     try:
-        backend = ports.choose_backend(midi.backend)
+        backend = supervisor.choose_backend(midi.backend, wait)
+        extras = Companions.start_synth(config, backend)  # synth, recorder, status line
         midi_out = ports.MidiOutput(backend, midi.client_name, midi.output_name,
-                                    virtual=midi.virtual, connect=list(midi.connect_output))
+                                    virtual=midi.virtual,
+                                    connect=[*midi.connect_output, *extras.connect_output],
+                                    wait_for_missing=wait)
         engine = Engine(config, runner, midi_out, metrics=metrics)
         midi_in = ports.MidiInput(backend, midi.client_name, midi.input_name, virtual=midi.virtual,
-                                  connect=list(midi.connect_input), callback=engine.feed)
+                                  connect=list(midi.connect_input), wait_for_missing=wait,
+                                  callback=extras.attach(engine), clock=extras.wants_clock)
+        watch = supervisor.watch(backend, midi.client_name, wake)
     except BaseException as exc:
         metrics.close()
-        if midi_out is not None:  # leave no half-open client behind
-            midi_out.close()
+        for port in (midi_in, midi_out):  # leave no half-open client behind
+            if port is not None:
+                port.close()
+        if extras is not None:
+            extras.close()
         if isinstance(exc, ports.PortError):
             raise CommandError(str(exc)) from None
         raise
-
-    stopping, reload_asked, wake = threading.Event(), threading.Event(), threading.Event()
+    duties = supervisor.Supervisor(midi, midi_in, midi_out, engine, Notifier(), watch)
 
     def on_stop(signum, frame):
         stopping.set()
@@ -189,22 +210,31 @@ def serve(args, config, runner) -> int:
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, on_reload)
     engine.start()
+    extras.start()
+    duties.start()  # listeners reset, READY=1
     # The names as other programs see them (on JACK the output has a client of its own).
     log.info("listening on %s, answering on %s (%s)", midi_in.name, midi_out.name, backend)
+    status = None
     try:
-        while not stopping.is_set():
-            wake.wait()
+        while not stopping.is_set() and status is None:
+            wake.wait(duties.wait_s)
             wake.clear()
+            status = duties.check()  # an exit status when the backend is lost
             if reload_asked.is_set() and not stopping.is_set():
                 reload_asked.clear()
                 config = _reload(args, config, engine)
     finally:
         log.info("stopping: releasing all notes")
+        duties.notifier.send("STOPPING=1")
         midi_in.close()
         engine.stop()  # the scheduler panics: note-off for each sounding note + CC123
         midi_out.close()
+        extras.close()  # after the last note-offs: recorded, and heard by the synth
+        log.info("sent %d MIDI messages in all", engine.scheduler.sent)  # benchmarks count them
+        if watch is not None:
+            watch.close()
         metrics.close()
-    return 0
+    return status or 0
 
 
 def _reload(args, config, engine):
@@ -220,6 +250,9 @@ def _reload(args, config, engine):
     if changed:
         log.warning("midi.%s changed: port settings apply at the next start; the ports stay open",
                     ", midi.".join(changed))
+    for section in ("synth", "record"):  # started once, beside the ports
+        if getattr(new, section) != getattr(config, section):
+            log.warning("[%s] changed: it applies at the next start", section)
     _set_log_level(args, new)
     engine.reload(new, runner)
     return new

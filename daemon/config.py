@@ -30,6 +30,10 @@ class MidiConfig:
     virtual: bool = _field(True)
     connect_input: tuple[str, ...] = _field((), kind="str_list")
     connect_output: tuple[str, ...] = _field((), kind="str_list")
+    # A port named above (or the JACK server) that is not there at start: "error" (exit 2) or
+    # "wait" for it (a service started before the keyboard); on JACK it is connected when it
+    # appears, and again whenever it is replugged.
+    missing_ports: str = _field("error", choices=("error", "wait"))
     input_channels: tuple[int, ...] = _field((), kind="channel_list")
     output_channel: int = _field(1, lo=1, hi=16)
     thru: bool = _field(False)
@@ -56,6 +60,9 @@ class PolicyConfig:
     # End the call when the pulse says a note was due and none came (all keys up); silence_ms
     # stays the upper bound.
     end_on_pulse: bool = _field(True)
+    # A key held this long counts as released once the call is otherwise over: a lost note-off
+    # must not keep the call open forever.
+    stuck_key_s: float = _field(60.0, lo=0.5, hi=3600.0)
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,23 @@ class SteeringConfig:
 
 
 @dataclass(frozen=True)
+class SynthConfig:
+    """fluidsynth started with the daemon (synth.py); programs are General MIDI's, 1..128."""
+    enabled: bool = _field(False)
+    soundfont: str = _field("")  # "" = a General MIDI soundfont found on the system
+    answer_program: int = _field(12, lo=1, hi=128)  # 12 = vibraphone: the answer stands out
+    player_program: int = _field(1, lo=1, hi=128)  # 1 = acoustic grand piano (midi.thru)
+    gain: float = _field(0.6, lo=0.0, hi=5.0)
+
+
+@dataclass(frozen=True)
+class RecordConfig:
+    """Every call and answer of a session to a MIDI file (recorder.py)."""
+    dir: str = _field("")  # "" = no recording
+    rotate: str = _field("session", choices=("session", "hour"))
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = _field("info", choices=("debug", "info", "warning", "error"))
 
@@ -97,6 +121,8 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     steering: SteeringConfig = field(default_factory=SteeringConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def with_overrides(self, **flags: Any) -> Config:

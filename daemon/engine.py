@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 _STOP = object()
 _RELOAD = object()
 MAX_TOKENS_PER_TICK = 256  # generation yields to input at least this often
+HEARTBEAT_S = 1.0  # the engine thread wakes at least this often (stale keys, the watchdog)
 
 
 @dataclass
@@ -70,6 +71,11 @@ class Engine:
         self._thread: threading.Thread | None = None
         self.last_reaction_s: float | None = None  # call end -> first answer note due
         self.input_lag_s = 0.0  # worst time from the MIDI callback's stamp to the engine
+        # Read by other threads (status line, recorder, watchdog): written only here.
+        self.answers = 0  # answers started
+        self.answers_done = 0  # answers ended (played out, or stopped by reload/shutdown/error)
+        self.last_analysis = None  # CallAnalysis of the last call answered (tempo, key)
+        self.alive_at = clock()  # the engine loop's last turn: a service watchdog checks it
         self._install(config, runner)
 
     def _install(self, config: Config, runner) -> None:
@@ -107,7 +113,9 @@ class Engine:
         """Stop the engine thread (sentinel + join), then the scheduler, which panics."""
         if self._thread is not None:
             self.queue.put(_STOP)
-            self._thread.join()
+            self._thread.join(timeout=5 * HEARTBEAT_S)
+            if self._thread.is_alive():  # wedged: the scheduler releases the notes without it
+                log.error("the engine thread does not stop; releasing the notes without it")
             self._thread = None
         self.scheduler.stop()
 
@@ -118,8 +126,9 @@ class Engine:
     # --- the engine thread (tests call handle/tick directly, on their own clock) -------------
     def _loop(self) -> None:
         while True:
+            self.alive_at = self.clock()
             try:
-                item = self.queue.get(timeout=self._timeout(self.clock()))
+                item = self.queue.get(timeout=self._timeout(self.alive_at))
             except queue.Empty:
                 item = None
             if item is _STOP:
@@ -133,8 +142,9 @@ class Engine:
                 self._abort_response()
         self._abort_response()
 
-    def _timeout(self, now: float) -> float | None:
-        """How long the engine thread may wait for input before it has work to do."""
+    def _timeout(self, now: float) -> float:
+        """How long the engine thread may wait for input before it has work to do (at most
+        HEARTBEAT_S: held keys turn stale and the service watchdog waits without input too)."""
         r = self.response
         if r is None:
             deadline = self.policy.next_deadline()
@@ -142,7 +152,7 @@ class Engine:
             deadline = r.end
         else:  # generate again when half the lookahead has been played
             deadline = self.context.response_time - self.config.sampling.lookahead_ms / 2000
-        return None if deadline is None else max(0.0, deadline - now)
+        return HEARTBEAT_S if deadline is None else min(HEARTBEAT_S, max(0.0, deadline - now))
 
     def handle(self, msg, t: float) -> None:
         """One queued input message (or a reload request)."""
@@ -164,7 +174,7 @@ class Engine:
             self.policy.resume_call(self.analyzer.resumed)
             self.analyzer.resumed = None
         if isinstance(decision, Stop):
-            released = self.scheduler.cancel_pending_and_release(ANSWER)
+            released = self.scheduler.cancel_pending_and_release(ANSWER, self.out_channel)
             self.context.end_response()
             self.response = self.steering = None
             log.info("barge-in - stopped (%d notes released)", released)
@@ -187,6 +197,8 @@ class Engine:
     # --- the answer --------------------------------------------------------------------------
     def _start_response(self, d: Respond, now: float) -> None:
         analysis = self.analyzer.end_call()
+        self.answers += 1
+        self.last_analysis = analysis
         if self.context.follow_tempo(analysis.pulse if analysis is not None else None):
             now = max(now, self.clock())  # hearing the call took time: plan from when it ended
         plan = plan_answer(analysis, self.config.policy, now, d.response_seconds)
@@ -250,6 +262,7 @@ class Engine:
             self._schedule(ctx.play(token))
         if not r.closed and ctx.response_time >= r.end - step_s / 2:
             self._schedule(ctx.end_response())
+            self.scheduler.all_notes_off_after(r.end, self.out_channel)
             r.closed = True
         if r.closed and now >= r.end:
             self._finish_response()
@@ -283,16 +296,18 @@ class Engine:
                                      self.scheduler.max_late_s)
         self.response = None
         self.steering = None
+        self.answers_done += 1
         self.policy.response_done()
 
     def _abort_response(self) -> None:
         """Stop the answer now (error, reload, shutdown): release its notes, tell the model."""
         if self.response is None:
             return
-        self.scheduler.cancel_pending_and_release(ANSWER)
+        self.scheduler.cancel_pending_and_release(ANSWER, self.out_channel)
         try:
             self.context.end_response()
         except Exception:
             log.exception("could not close the answer in the model's context")
         self.response = None
+        self.answers_done += 1
         self.policy.response_done()

@@ -9,3 +9,10 @@ from __future__ import annotations
 
 class CommandError(Exception):
     """A user-facing failure: printed as one line, exit status 2."""
+
+
+# Exit statuses of `improvd run` beyond 0 (stopped) and 2 (CommandError: bad settings or model, a
+# port missing without --wait-for-ports), which a service does not retry: the MIDI backend went
+# away under the daemon (the JACK server stopped). A service manager restarts it (sysexits'
+# EX_UNAVAILABLE).
+EXIT_BACKEND_LOST = 69

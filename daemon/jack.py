@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
-_NO_START_SERVER = 0x01
+NO_START_SERVER = 0x01
 _MESSAGE_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_char_p)
 
 
@@ -69,9 +69,14 @@ class Session:
         rate = max(1, self._lib.jack_get_sample_rate(self._handle))
         return self._lib.jack_get_buffer_size(self._handle) / rate
 
-    def port_names(self, pattern: str = "") -> list[str]:
-        """Full names of the ports whose name matches the regular expression."""
-        found = self._lib.jack_get_ports(self._handle, pattern.encode() or None, None, 0)
+    def port_names(self, pattern: str = "", flags: int = 0) -> list[str]:
+        """Full names of the ports whose name matches the regular expression (and that have
+        the JackPortFlags given: 0x1 inputs, 0x2 outputs)."""
+        found = self._lib.jack_get_ports(self._handle, pattern.encode() or None, None, flags)
+        return self._names(found)
+
+    def _names(self, found) -> list[str]:
+        """A NULL-terminated array of names from libjack, freed here."""
         if not found:
             return []
         names = []
@@ -99,7 +104,7 @@ def session(name: str = "improvd-ctl", attempts: int = 3):
         raise OSError("libjack is not installed")
     status = ctypes.c_int(0)
     for attempt in range(attempts):
-        handle = lib.jack_client_open(name.encode(), _NO_START_SERVER, ctypes.byref(status))
+        handle = lib.jack_client_open(name.encode(), NO_START_SERVER, ctypes.byref(status))
         if handle:
             break
         log.debug("JACK client open failed (status 0x%x), attempt %d", status.value, attempt + 1)

@@ -43,6 +43,17 @@ def die_with_parent() -> None:
         _LIBC.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def end_process(process: subprocess.Popen, timeout_s: float) -> None:
+    """SIGTERM, and SIGKILL if it is still there after timeout_s; waits for it either way."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def unique(prefix: str) -> str:
     """A name no other run uses at the same time (servers, clients)."""
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
@@ -108,10 +119,4 @@ class JackServer:
         return self._log.read()
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end_process(self.process, timeout_s)

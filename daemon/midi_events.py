@@ -4,6 +4,7 @@ sources, `improvd generate`). Event channels are 0-based, as mido's.
     to_event(msg, t)         a mido message -> Event, or None for what improvd ignores
     to_message(event, ch)    an Event -> a mido message on channel ch, values clamped to 0..127
     read_midi_file(path)     a standard MIDI file -> Events in seconds, every tempo change honoured
+    read_midi_tracks(path)   ... the same, one list per named track (a recorded session's parts)
     write_midi_file(events, path)   Events -> a one-track MIDI file, written atomically
 """
 
@@ -57,6 +58,37 @@ def read_midi_file(path: str | Path) -> list[Event]:
         if not msg.is_meta and (event := to_event(msg, now)) is not None:
             events.append(event)
     return events
+
+
+def read_midi_tracks(path: str | Path) -> dict[str, list[Event]]:
+    """Track name (or "track N" when it has none) -> its note and controller events in seconds.
+    The tempo map is every set_tempo of every track, as players read a type-1 file."""
+    midi = mido.MidiFile(str(path))
+    tempo_map = sorted((tick, msg.tempo) for track in midi.tracks
+                       for tick, msg in _absolute(track) if msg.type == "set_tempo")
+
+    def seconds(tick: int) -> float:
+        elapsed, last_tick, tempo = 0.0, 0, mido.midifiles.midifiles.DEFAULT_TEMPO
+        for change_tick, change_tempo in tempo_map:
+            if change_tick >= tick:
+                break
+            elapsed += mido.tick2second(change_tick - last_tick, midi.ticks_per_beat, tempo)
+            last_tick, tempo = change_tick, change_tempo
+        return elapsed + mido.tick2second(tick - last_tick, midi.ticks_per_beat, tempo)
+
+    tracks: dict[str, list[Event]] = {}
+    for i, track in enumerate(midi.tracks):
+        name = next((m.name for m in track if m.type == "track_name"), f"track {i}")
+        tracks[name] = [e for tick, msg in _absolute(track) if not msg.is_meta
+                        and (e := to_event(msg, seconds(tick))) is not None]
+    return tracks
+
+
+def _absolute(track: mido.MidiTrack):
+    tick = 0
+    for msg in track:
+        tick += msg.time
+        yield tick, msg
 
 
 def with_delta_times(timed: Iterable[tuple[int, mido.Message]]) -> list[mido.Message]:

@@ -10,6 +10,11 @@ hands it each input event and asks `poll(now)` when time has passed; it answers 
   the answer lasts as long as the call (response="call") or a fixed number of seconds,
               never more than max_response_s;
   barge-in: a note-on during the answer stops it ("stop") or lets it finish ("continue").
+
+A held key must never wedge it: MIDI can lose a note-off (a JACK xrun, a replugged cable) and the
+call would then never end. A key held for stuck_key_s counts as released once the call is
+otherwise over (one log line), and All Notes Off / All Sound Off (CC123/CC120) from the player
+releases every key at once.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ log = logging.getLogger(__name__)
 
 LISTENING = "listening"
 RESPONDING = "responding"
+ALL_SOUND_OFF, ALL_NOTES_OFF = 120, 123
+KEYS_UP_CCS = (ALL_SOUND_OFF, ALL_NOTES_OFF)  # from the player: every key counts as up
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,9 @@ class CallResponsePolicy:
         self.config = config
         self.analyzer = analyzer if config.end_on_pulse else None
         self.state = LISTENING
-        self.held: set[tuple[int, int]] = set()  # (channel, pitch) of the player's keys down
+        self._keys = analyzer  # told when held keys are counted as released
+        # (channel, pitch) of the player's keys down -> when each was pressed
+        self.held: dict[tuple[int, int], float] = {}
         self._reset_call()
 
     def _reset_call(self) -> None:
@@ -61,15 +70,16 @@ class CallResponsePolicy:
             self._reset_call()
             decision = Stop()
         if e.is_note_on:
-            self.held.add((e.channel, e.pitch))
+            self.held[(e.channel, e.pitch)] = e.time
             if self.call_start is None:
                 self.call_start = e.time
             self.notes += 1
             self.last_activity = e.time
         elif e.is_note_off:
-            if (e.channel, e.pitch) in self.held:  # a note-off for a key never pressed is noise
-                self.held.discard((e.channel, e.pitch))
+            if self.held.pop((e.channel, e.pitch), None) is not None:  # else: noise
                 self.last_activity = e.time
+        elif e.kind == "control_change" and e.pitch in KEYS_UP_CCS and self.held:
+            self._release_held(e.time, f"CC{e.pitch} from the player")
         elif (e.kind == "control_change" and e.pitch == self.config.end_call_cc
               and e.velocity >= 64 and self.state == LISTENING and self.call_start is not None):
             return self._end_call(e.time, e.time)
@@ -93,10 +103,28 @@ class CallResponsePolicy:
         return None
 
     def poll(self, now: float) -> Respond | None:
+        """Called whenever time has passed (the engine wakes at least once a second)."""
+        if self.held and self.state == LISTENING and now >= self._stale_at():
+            self._release_held(self.last_activity, f"held over {self.config.stuck_key_s:g} s")
         deadline = self.next_deadline(now)
         if deadline is not None and now >= deadline:
             return self._end_call(self.last_activity, deadline)
         return None
+
+    def _stale_at(self) -> float:
+        """When every held key has been down stuck_key_s, and the call is otherwise over."""
+        silent_from = (self.last_activity or 0.0) + self.config.silence_ms / 1000
+        return max(max(self.held.values()) + self.config.stuck_key_s, silent_from)
+
+    def _release_held(self, t: float, why: str) -> None:
+        shown = sorted(self.held)[:8]
+        keys = ", ".join(f"{pitch}/ch{channel + 1}" for channel, pitch in shown)
+        more = f" and {len(self.held) - len(shown)} more" if len(self.held) > len(shown) else ""
+        log.warning("%d held keys counted as released (%s%s): %s; a lost note-off?",
+                    len(self.held), keys, more, why)
+        self.held.clear()
+        if self._keys is not None:
+            self._keys.release_all(t)
 
     def response_done(self) -> None:
         self.state = LISTENING

@@ -118,16 +118,23 @@ def list_ports(backend: str | None = None) -> dict[str, dict[str, list[str]]]:
     return listing
 
 
-def _find(substring: str, available: list[str], what: str, backend: str) -> str:
+def match_port(substring: str, available: list[str], warn: bool = True) -> str | None:
+    """The port a connect_input/connect_output name means: the exact name, else the first that
+    contains it; None when none does."""
     exact = [p for p in available if p == substring]
     matches = exact or [p for p in available if substring in p]
-    if not matches:
-        listed = ", ".join(available) or "none"
-        raise PortError(f"no {backend} MIDI {what} port matches {substring!r}; available: {listed}")
-    if len(matches) > 1:
+    if len(matches) > 1 and warn:
         log.warning("%r matches several ports (%s); using %s", substring, ", ".join(matches),
                     matches[0])
-    return matches[0]
+    return matches[0] if matches else None
+
+
+def _find(substring: str, available: list[str], what: str, backend: str) -> str:
+    found = match_port(substring, available)
+    if found is None:
+        listed = ", ".join(available) or "none"
+        raise PortError(f"no {backend} MIDI {what} port matches {substring!r}; available: {listed}")
+    return found
 
 
 class _Port:
@@ -137,8 +144,12 @@ class _Port:
     direction = "input"  # the word users see: we receive from *their* output ports
 
     def __init__(self, backend: str, client_name: str, port_name: str, *, virtual: bool = True,
-                 connect: Iterable[str] = ()):
+                 connect: Iterable[str] = (), wait_for_missing: bool = False):
+        """wait_for_missing: a port to connect to that is not there yet is waited for instead of
+        being an error (on JACK the supervisor connects it when it appears, see supervisor.py;
+        elsewhere opening waits for it)."""
         self.backend = backend
+        self.connect = tuple(connect)
         self.period_s = 0.0  # the backend's processing cycle, where it has one (JACK)
         self._rts = []
         client = self._client_name(client_name)
@@ -147,8 +158,12 @@ class _Port:
         try:
             # Ports on the other side: sources for an input, destinations for an output.
             other_side = "output" if self.kind is rtmidi.MidiIn else "input"
-            targets = [_find(s, first.get_ports(), other_side, backend) for s in connect]
-            if not virtual and not targets:
+            available = first.get_ports()
+            if wait_for_missing:
+                available = self._wait_for_targets(first, available, other_side)
+                connect = [s for s in self.connect if match_port(s, available, warn=False)]
+            targets = [_find(s, available, other_side, backend) for s in connect]
+            if not virtual and not self.connect:
                 raise PortError(f"a non-virtual {self.direction} needs ports to connect to")
             if virtual and backend == "winmm":
                 raise PortError("WinMM has no virtual ports: set midi.virtual = false and name the "
@@ -167,6 +182,20 @@ class _Port:
 
     def _client_name(self, client_name: str) -> str:
         return client_name
+
+    def _wait_for_targets(self, rt, available: list[str], other_side: str) -> list[str]:
+        """Ports to connect to that are not there yet: on JACK the supervisor connects them
+        when they appear; elsewhere nothing reconnects later, so they are waited for here."""
+        logged = set()
+        while missing := [s for s in self.connect if match_port(s, available, False) is None]:
+            for name in set(missing) - logged:
+                log.warning("no %s port matches %r yet: waiting for it", other_side, name)
+            logged.update(missing)
+            if self.backend == "jack":
+                break
+            time.sleep(1.0)
+            available = rt.get_ports()
+        return available
 
     def _open(self, first, client: str, port_name: str, virtual: bool, targets: list[str]) -> None:
         if self.backend == "jack":
@@ -209,20 +238,25 @@ class MidiInput(_Port):
     direction = "input"
 
     def __init__(self, backend: str, client_name: str, port_name: str, *, virtual: bool = True,
-                 connect: Iterable[str] = (), callback: Callable[[mido.Message, float], None]):
-        """callback(msg, t) runs on the input thread; t is time.monotonic() at arrival."""
+                 connect: Iterable[str] = (), wait_for_missing: bool = False,
+                 callback: Callable[[mido.Message, float], None], clock: bool = False):
+        """callback(msg, t) runs on the input thread; t is time.monotonic() at arrival.
+        clock: MIDI clock messages reach the callback too (the recorder's tempo)."""
         self._callback = callback
+        self._clock = clock
         self._errors = 0
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None  # none yet if opening the port fails
-        super().__init__(backend, client_name, port_name, virtual=virtual, connect=connect)
+        super().__init__(backend, client_name, port_name, virtual=virtual, connect=connect,
+                         wait_for_missing=wait_for_missing)
         self._thread = threading.Thread(target=self._read_loop, name="improvd-midi-in",
                                         daemon=True)
         self._thread.start()
 
     def _adopt(self, rt) -> None:
-        # Sysex, MIDI clock and active sensing are of no use to the daemon: rtmidi drops them.
-        rt.ignore_types(sysex=True, timing=True, active_sense=True)
+        # Sysex, MIDI clock and active sensing are of no use to the engine: rtmidi drops them
+        # (the clock only passes for the session recorder).
+        rt.ignore_types(sysex=True, timing=not self._clock, active_sense=True)
         super()._adopt(rt)
 
     def _read_loop(self) -> None:
@@ -271,9 +305,10 @@ class MidiOutput(_Port):
     direction = "output"
 
     def __init__(self, backend: str, client_name: str, port_name: str, *, virtual: bool = True,
-                 connect: Iterable[str] = ()):
+                 connect: Iterable[str] = (), wait_for_missing: bool = False):
         self._lock = threading.Lock()
-        super().__init__(backend, client_name, port_name, virtual=virtual, connect=connect)
+        super().__init__(backend, client_name, port_name, virtual=virtual, connect=connect,
+                         wait_for_missing=wait_for_missing)
 
     def _client_name(self, client_name: str) -> str:
         return f"{client_name}-out" if self.backend == "jack" else client_name

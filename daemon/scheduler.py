@@ -6,6 +6,14 @@ tracks which (channel, pitch) it left sounding, so every note-on it sent gets a 
 path: a normal end (the engine schedules them), a barge-in (cancel_pending_and_release), shutdown
 or an error (panic: note-off for each sounding note + CC123 "all notes off").
 
+MIDI on its way to a listener can still be lost (a JACK xrun drops a cycle's messages, a listener
+is disconnected for a moment). So an answer that ends or is cut is followed, a few periods later,
+by All Notes Off (CC123) on its channel: a note-off lost on the way is made good, and a listener
+that heard everything loses nothing. Where a note still sounds on that channel (the player's thru
+notes, a new answer) the answer's note-offs are sent again instead, so nothing else is cut. And
+reset_output() sends CC123 + CC120 (All Sound Off) to listeners that may hold notes from before:
+at start-up (a daemon killed mid-answer) and when the output gains a connection.
+
 All sends happen with the Condition's lock held, so the engine thread may release notes at once
 (barge-in) without racing the scheduler thread on the port.
 """
@@ -26,6 +34,8 @@ log = logging.getLogger(__name__)
 ANSWER = "answer"  # notes the model plays
 THRU = "thru"  # the player's own notes forwarded (midi.thru); a barge-in must not cut them
 ALL_NOTES_OFF = 123
+ALL_SOUND_OFF = 120
+SAFETY_PERIODS = 8  # the answer's All Notes Off waits this many backend cycles after its end
 
 
 class Scheduler:
@@ -40,9 +50,15 @@ class Scheduler:
         self._seq = itertools.count()
         self._sounding: dict[tuple[int, int], str] = {}
         self._channels: set[int] = set(panic_channels)  # channels that get CC123 on panic
+        # The answer's note-offs since its last All Notes Off: sent again where CC123 cannot be.
+        self._released: set[tuple[int, int]] = set()
+        self.safety_delay_s = SAFETY_PERIODS * getattr(output, "period_s", 0.0)
         self._thread: threading.Thread | None = None
         self._running = False
         self.sent = 0
+        # on_sent(t, event, source) after each send, on the sending thread with the lock held:
+        # it must only hand the event on (the session recorder queues it).
+        self.on_sent: Callable[[float, Event, str], None] | None = None
         self.max_late_s = 0.0  # worst lateness of a send since the last reset_stats()
 
     # --- any thread --------------------------------------------------------------------------
@@ -61,13 +77,32 @@ class Scheduler:
         with self._cond:
             return {k for k, s in self._sounding.items() if source is None or s == source}
 
-    def cancel_pending_and_release(self, source: str = ANSWER) -> int:
+    def cancel_pending_and_release(self, source: str = ANSWER,
+                                   all_off_channel: int | None = None) -> int:
         """Drop the not-yet-sent events of `source` and end its sounding notes now (barge-in).
-        Returns how many notes were released."""
+        all_off_channel: the cut answer's channel, for all_notes_off_after. Returns how many
+        notes were released."""
         with self._cond:
             self._heap = [item for item in self._heap if item[3] != source]
             heapq.heapify(self._heap)
-            return self._release(lambda s: s == source)
+            released = self._release(lambda s: s == source)
+        if all_off_channel is not None:
+            self.all_notes_off_after(self.clock(), all_off_channel)
+        return released
+
+    def all_notes_off_after(self, end: float, channel: int) -> None:
+        """The answer on `channel` ends (or was cut) at `end`: All Notes Off a few backend cycles
+        later (see the module's docstring). Cancelled with the answer's other pending events."""
+        self.push(end + self.safety_delay_s,
+                  Event(end, "control_change", ALL_NOTES_OFF, 0, channel), ANSWER)
+
+    def reset_output(self, channels) -> None:
+        """All Notes Off + All Sound Off on each channel now: the listeners may hold notes from a
+        daemon killed mid-answer, or from a moment they were disconnected."""
+        with self._cond:
+            for channel in sorted(channels):
+                for control in (ALL_NOTES_OFF, ALL_SOUND_OFF):
+                    self._send(Event(self.clock(), "control_change", control, 0, channel), THRU)
 
     def panic(self) -> None:
         """Everything off: drop all pending events, note-off each sounding note, CC123."""
@@ -116,13 +151,27 @@ class Scheduler:
         while self._heap and self._heap[0][0] <= now:
             due, _, event, source = heapq.heappop(self._heap)
             self.max_late_s = max(self.max_late_s, now - due)
-            self._send(event, source)
+            if source == ANSWER and event.kind == "control_change" and event.pitch == ALL_NOTES_OFF:
+                self._answer_all_off(event)
+            else:
+                self._send(event, source)
         return self._heap[0][0] if self._heap else None
 
+    def _answer_all_off(self, event: Event) -> None:
+        channel = event.channel
+        busy = {p for c, p in self._sounding if c == channel}
+        if not busy:
+            self._send(event, ANSWER)
+        else:  # CC123 would cut notes that still sound: repeat the answer's note-offs instead
+            for c, pitch in sorted(self._released):
+                if c == channel and pitch not in busy:
+                    self._send(Event(event.time, "note_off", pitch, 0, channel), ANSWER)
+        self._released = {k for k in self._released if k[0] != channel}
+
     def _release(self, which: Callable[[str], bool]) -> int:
-        keys = sorted(k for k, s in self._sounding.items() if which(s))
-        for channel, pitch in keys:
-            self._send(Event(self.clock(), "note_off", pitch, 0, channel))
+        keys = sorted((k, s) for k, s in self._sounding.items() if which(s))
+        for (channel, pitch), source in keys:
+            self._send(Event(self.clock(), "note_off", pitch, 0, channel), source)
         return len(keys)
 
     def _send(self, event: Event, source: str = ANSWER) -> None:
@@ -131,9 +180,12 @@ class Scheduler:
             self._sounding[key] = source
             self._channels.add(event.channel)
         elif event.is_note_off:
-            self._sounding.pop(key, None)
+            if self._sounding.pop(key, None) == ANSWER:
+                self._released.add(key)
         try:
             self.output.send_event(event, event.channel)
             self.sent += 1
+            if self.on_sent is not None:
+                self.on_sent(self.clock(), event, source)
         except Exception:  # a vanished port must not kill the thread that owes note-offs
             log.exception("could not send %s", event)

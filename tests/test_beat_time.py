@@ -79,9 +79,9 @@ def test_a_beat_model_hears_the_call_at_its_tempo_and_answers_at_it(beat_model, 
     # ...then it is told exactly what the tokenizer makes of the call at that tempo.
     told = list(ctx.tokens)[:len(tok.encode(call))]
     assert told == tok.encode_at(call, heard_beat)
-    # The answer's events fall on steps of 1/24 of the call's beat, counted from its start.
+    # The answer's onsets fall on steps of 1/24 of the call's beat, counted from its start.
     rig.advance(6.0)
-    answer = [e for e in rig.out.events() if e.kind in ("note_on", "note_off")]
+    answer = [e for e in rig.out.events() if e.is_note_on]
     assert answer, "the answer played nothing"
     first = answer[0].time
     for e in answer:

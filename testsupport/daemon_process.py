@@ -25,7 +25,8 @@ class Daemon:
 
     def __init__(self, server: JackServer, model: Path, peer: MidiPeer | None = None,
                  args: list[str] = (), client_name: str | None = None, ready_timeout: float = 30,
-                 python_args: list[str] = ()):
+                 python_args: list[str] = (), env: dict | None = None):
+        """env: variables added to the server's (e.g. a service manager's NOTIFY_SOCKET)."""
         self.client_name = client_name or unique("improvd-e2e")
         # The daemon writes it for as long as it runs; removed when this object is collected.
         self.log_file = tempfile.NamedTemporaryFile("w+", suffix=".log")  # noqa: SIM115
@@ -36,7 +37,7 @@ class Daemon:
         if peer is not None:
             cmd += ["--connect-input", peer.out_name, "--connect-output", peer.in_name]
         self.process = subprocess.Popen(
-            cmd, cwd=PROJECT_ROOT, env=server.env, stdout=self.log_file,
+            cmd, cwd=PROJECT_ROOT, env={**server.env, **(env or {})}, stdout=self.log_file,
             stderr=subprocess.STDOUT, process_group=0,
             preexec_fn=die_with_parent)  # noqa: PLW1509 - one prctl call, nothing to lock
         deadline = time.monotonic() + ready_timeout

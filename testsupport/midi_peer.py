@@ -124,10 +124,15 @@ class MidiPeer:
         self._rt.delete()
 
 
-def sounding(messages) -> dict[tuple[int, int], int]:
-    """(channel, pitch) -> note-ons not yet matched by a note-off, from explicit note messages."""
+def sounding(messages, all_off_ends_notes: bool = False) -> dict[tuple[int, int], int]:
+    """(channel, pitch) -> note-ons not yet matched by a note-off, from explicit note messages.
+    all_off_ends_notes: All Notes Off (CC123) and All Sound Off (CC120) end every note of their
+    channel too, as they do on a synth (left_sounding)."""
     open_notes: dict[tuple[int, int], int] = {}
     for _, m in messages:
+        if all_off_ends_notes and m.type == "control_change" and m.control in (120, 123):
+            for key in [k for k in open_notes if k[0] == m.channel]:
+                del open_notes[key]
         if m.type not in ("note_on", "note_off"):
             continue
         key = (m.channel, m.note)
@@ -136,3 +141,9 @@ def sounding(messages) -> dict[tuple[int, int], int]:
         elif open_notes.get(key):
             open_notes[key] -= 1
     return {k: n for k, n in open_notes.items() if n}
+
+
+def left_sounding(messages) -> dict[tuple[int, int], int]:
+    """What a synth listening to `messages` is left playing: sounding() with All Notes Off and
+    All Sound Off honoured."""
+    return sounding(messages, all_off_ends_notes=True)

@@ -1,4 +1,5 @@
-"""Training subcommands: `improvd train | evaluate` (and `generate`, registered by its module).
+"""Training subcommands: `improvd train | evaluate` (and `generate`, `evaluate-answers`, `demo`
+and `plot`, each registered by its module).
 
 Light at import time (argparse, the error types): TensorFlow and music21 load inside the
 handlers, so the daemon's own commands stay fast.
@@ -80,6 +81,9 @@ def register(sub) -> None:
                    help="also per collection of test pieces (bach, folk, piano...)")
     p.set_defaults(handler=_evaluate)
 
-    from . import evaluate_answers, generate  # light at import time (heavy imports in handlers)
+    # light at import time (heavy imports in handlers)
+    from . import demo, evaluate_answers, generate, session_plot
     generate.register(sub)
     evaluate_answers.register(sub)
+    demo.register(sub)
+    session_plot.register(sub)

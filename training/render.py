@@ -44,10 +44,33 @@ def render_midi(midi_path: Path, wav_path: Path, *, soundfont: Path = SOUNDFONT,
             if done.returncode != 0 or not tmp.is_file() or tmp.stat().st_size <= 44:
                 raise RenderError(f"fluidsynth could not render {midi_path}: "
                                   f"{(done.stderr or done.stdout).strip()[-300:]}")
+            trim_silent_tail(tmp)
         return "fluidsynth"
     log.info("fluidsynth or %s missing: rendering with the numpy synth", soundfont)
     synth_wav(parse_midi_file(str(midi_path)), wav_path, sample_rate=sample_rate)
     return "numpy"
+
+
+SILENT = 32  # |sample| at or below this (-60 dBFS) counts as silence
+TAIL_S = 0.5  # kept after the last audible sample
+
+
+def trim_silent_tail(path: Path) -> None:
+    """Cut a 16-bit WAV half a second after its last audible sample. fluidsynth renders until
+    every voice has died away, which for some General MIDI samples is half a minute of near
+    silence after the music."""
+    with wave.open(str(path)) as w:
+        params, frames = w.getparams(), w.readframes(w.getnframes())
+    if params.sampwidth != 2:
+        return
+    samples = np.frombuffer(frames, dtype="<i2").reshape(-1, params.nchannels)
+    audible = np.flatnonzero(np.abs(samples).max(axis=1) > SILENT)
+    end = min(len(samples), (audible[-1] + 1 if audible.size else 0)
+              + int(TAIL_S * params.framerate))
+    if end < len(samples):
+        with wave.open(str(path), "wb") as w:
+            w.setparams(params)
+            w.writeframes(samples[:end].tobytes())
 
 
 def synth_wav(events: Iterable[Event], wav_path: Path, *, sample_rate: int = SAMPLE_RATE) -> None:

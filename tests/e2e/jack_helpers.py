@@ -13,10 +13,10 @@ import os
 
 from improvd.daemon.jackd import JackServer, die_with_parent, unique
 from improvd.testsupport.daemon_process import PROJECT_ROOT, Daemon
-from improvd.testsupport.midi_peer import MidiPeer, sounding
+from improvd.testsupport.midi_peer import MidiPeer, left_sounding, sounding
 
-__all__ = ["PROJECT_ROOT", "Daemon", "JackServer", "MidiPeer", "die_with_parent", "shared_server",
-           "sounding", "unique"]
+__all__ = ["PROJECT_ROOT", "Daemon", "JackServer", "MidiPeer", "die_with_parent", "left_sounding",
+           "shared_server", "sounding", "unique"]
 
 _shared: JackServer | None = None
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import array
 import re
 import subprocess
 import tempfile
 import time
-import wave
 
 import pytest
 
+from .audio_helpers import peak_and_rms, start_recording
 from .jack_helpers import die_with_parent, sounding, unique
 
 pytestmark = pytest.mark.e2e
@@ -48,18 +47,6 @@ def fluidsynth(jack_server):
         proc.wait()
 
 
-def peak_and_rms(path, start_s, end_s):
-    with wave.open(str(path)) as w:
-        rate, channels = w.getframerate(), w.getnchannels()
-        assert w.getsampwidth() == 2
-        w.setpos(int(start_s * rate))
-        frames = w.readframes(int((end_s - start_s) * rate))
-    samples = array.array("h", frames)[::channels]
-    if not samples:
-        return 0, 0.0
-    return max(abs(s) for s in samples), (sum(s * s for s in samples) / len(samples)) ** 0.5
-
-
 def test_fluidsynth_plays_the_answer(jack_server, peer, fluidsynth, start_daemon, tmp_path):
     synth, synth_output = fluidsynth
     daemon = start_daemon(None, ["--connect-input", peer.out_name,
@@ -69,14 +56,7 @@ def test_fluidsynth_plays_the_answer(jack_server, peer, fluidsynth, start_daemon
                    check=True, timeout=10)
     wav = tmp_path / "synth.wav"
     seconds = 6
-    recorder = subprocess.Popen(["jack_rec", "-f", str(wav), "-d", str(seconds),
-                                 f"{synth}:left", f"{synth}:right"],
-                                env=jack_server.env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while "jackrec:input1" not in jack_server.connections():
-        assert recorder.poll() is None and time.monotonic() < deadline, "jack_rec did not start"
-        time.sleep(0.02)
+    recorder = start_recording(jack_server, [f"{synth}:left", f"{synth}:right"], wav, seconds)
     recording_from = time.monotonic()
     time.sleep(0.5)  # half a second of the synth before anything is played: silence
     start = time.monotonic()
