@@ -148,3 +148,21 @@ def histogram(samples_ms: dict[str, Sequence[float]], path: Path, title: str,
 def result(name: str, quick: bool, figures: list[dict], details: dict) -> dict:
     return {"benchmark": name, "date": now_utc(), "machine": machine(), "quick": quick,
             "figures": figures, "details": details}
+
+
+def run_alone(prog: str, doc: str, option: str, default: float, run: Callable) -> int:
+    """`python -m bench.<name> --<option> N`: one long-run benchmark on its own, its figures
+    printed (run(results_dir=..., <option>=N) -> result)."""
+    import argparse
+
+    from .summary import format_line
+
+    parser = argparse.ArgumentParser(prog=prog, description=doc)
+    parser.add_argument(f"--{option}", type=type(default), default=default)
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO)
+    out = run(results_dir=args.results, **{option: getattr(args, option)})
+    for f in out["figures"]:
+        print(format_line(f))
+    return 0

@@ -9,19 +9,16 @@ messages lost on the wire (bench/wire.py), VmRSS growth over the run.
 
 from __future__ import annotations
 
-import argparse
 import logging
-import tempfile
 import time
 from pathlib import Path
 
-from improvd.testsupport.daemon_process import Daemon
 from improvd.testsupport.midi_fuzz import send_random
-from improvd.testsupport.midi_peer import MidiPeer
 
 from . import common
-from .harness import private_jack_server, rss_mb
-from .wire import CListener, wire_figures
+from .harness import rss_mb
+from .watched_daemon import watched_daemon
+from .wire import wire_figures
 
 log = logging.getLogger(__name__)
 
@@ -42,42 +39,25 @@ def answered(peer, timeout: float) -> bool:
 def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR,
         messages: int | None = None) -> dict:
     messages = messages or (QUICK if quick else FULL)
-    with (tempfile.TemporaryDirectory(prefix="improvd-bench-") as tmp,
-          private_jack_server() as server):
-        model, described = common.model_under_test(Path(tmp))
-        config = Path(tmp) / "config.toml"
-        config.write_text(SETTINGS)
-        listener = CListener(server)
-        listener.wait_ready()
-        peer = MidiPeer()
-        try:
-            daemon = Daemon(server, model, peer, ["--config", str(config),
-                                                  "--connect-output", listener.port])
-            try:
-                assert answered(peer, 5), "no answer before the fuzz"
-                peer.wait_quiet(0.5, timeout=10)
-                rss = [rss_mb(daemon.pid)]
-                started = time.monotonic()
-                chunk = max(1, messages // SAMPLES)
-                for done in range(0, messages, chunk):
-                    send_random(peer, min(chunk, messages - done), seed=done)
-                    rss.append(rss_mb(daemon.pid))
-                fuzz_s = time.monotonic() - started
-                alive = daemon.process.poll() is None
-                time.sleep(2.0 + 0.3 + 1.0)  # stale keys released, the fuzz's own call ends
-                peer.wait_quiet(0.5, timeout=30)
-                after = answered(peer, 8) if alive else False
-                peer.wait_quiet(0.5, timeout=10)
-            finally:
-                daemon.stop()
-            heard = listener.stop()
-            text = daemon.log()
-            peer_heard = peer.messages()
-        finally:
-            peer.close()
-        server_log = server.log()
+    with watched_daemon(SETTINGS) as w:
+        peer, daemon = w.peer, w.daemon
+        assert answered(peer, 5), "no answer before the fuzz"
+        peer.wait_quiet(0.5, timeout=10)
+        rss = [rss_mb(daemon.pid)]
+        started = time.monotonic()
+        chunk = max(1, messages // SAMPLES)
+        for done in range(0, messages, chunk):
+            send_random(peer, min(chunk, messages - done), seed=done)
+            rss.append(rss_mb(daemon.pid))
+        fuzz_s = time.monotonic() - started
+        alive = daemon.process.poll() is None
+        time.sleep(2.0 + 0.3 + 1.0)  # stale keys released, the fuzz's own call ends
+        peer.wait_quiet(0.5, timeout=30)
+        after = answered(peer, 8) if alive else False
+        peer.wait_quiet(0.5, timeout=10)
     growth = max(rss[1:], default=rss[0]) - rss[1] if len(rss) > 1 else 0.0
-    wire, wire_details = wire_figures("6. fuzz", text, server_log, heard, peer_heard)
+    wire, wire_details = wire_figures("6. fuzz", w.daemon_log, w.server_log, w.heard,
+                                       w.peer_heard)
     figures = [
         common.figure("6. fuzz: random messages through the real input port", messages,
                       "messages", f">= {FULL:,}", lambda v: v >= FULL,
@@ -91,7 +71,7 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR,
                       f"highest sample minus the first after {chunk:,} messages; "
                       f"{rss[0]:.1f} MB before the fuzz"),
     ]
-    details = {"model": described, "messages": messages, "seconds": fuzz_s,
+    details = {"model": w.described, "messages": messages, "seconds": fuzz_s,
                "rss_mb_every_chunk": rss, "chunk": chunk, **wire_details,
                "jack": "jackd -d dummy -r 48000 -p 64 (private server, xruns logged)"}
     out = common.result(NAME, messages < FULL, figures, details)
@@ -99,17 +79,8 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR,
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .summary import format_line
-
-    parser = argparse.ArgumentParser(prog="python -m bench.fuzz_input", description=__doc__)
-    parser.add_argument("--messages", type=int, default=FULL)
-    parser.add_argument("--results", type=Path, default=common.RESULTS_DIR)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    for f in run(results_dir=args.results, messages=args.messages)["figures"]:
-        print(format_line(f))
-    return 0
+def main() -> int:
+    return common.run_alone("python -m bench.fuzz_input", __doc__, "messages", FULL, run)
 
 
 if __name__ == "__main__":

@@ -10,20 +10,17 @@ first tenth of the answers to the last.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import random
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
-from improvd.testsupport.daemon_process import Daemon
-from improvd.testsupport.midi_peer import MidiPeer
 
 from . import common
-from .harness import private_jack_server, rss_mb
-from .wire import CListener, wire_figures
+from .harness import rss_mb
+from .watched_daemon import watched_daemon
+from .wire import wire_figures
 
 log = logging.getLogger(__name__)
 
@@ -66,29 +63,10 @@ def soak(peer, daemon, seconds: float, rng: random.Random) -> dict:
 def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR,
         minutes: float | None = None) -> dict:
     minutes = minutes or (QUICK_MIN if quick else FULL_MIN)
-    with (tempfile.TemporaryDirectory(prefix="improvd-bench-") as tmp,
-          private_jack_server() as server):
-        model, described = common.model_under_test(Path(tmp))
-        config = Path(tmp) / "config.toml"
-        config.write_text(SETTINGS)
-        listener = CListener(server)
-        listener.wait_ready()
-        peer = MidiPeer()
-        try:
-            daemon = Daemon(server, model, peer, ["--config", str(config),
-                                                  "--connect-output", listener.port])
-            try:
-                got = soak(peer, daemon, minutes * 60, random.Random(6))
-                peer.wait_quiet(0.5, timeout=10)
-                alive = daemon.process.poll() is None
-            finally:
-                daemon.stop()
-            heard = listener.stop()
-            text = daemon.log()
-            peer_heard = peer.messages()
-        finally:
-            peer.close()
-        server_log = server.log()
+    with watched_daemon(SETTINGS) as w:
+        got = soak(w.peer, w.daemon, minutes * 60, random.Random(6))
+        w.peer.wait_quiet(0.5, timeout=10)
+        alive = w.daemon.process.poll() is None
     reactions = [r * 1000 for _, r in got["reactions"]]
     tenth = max(1, len(reactions) // 10)
     drift = (statistics.median(reactions[-tenth:]) - statistics.median(reactions[:tenth])
@@ -96,7 +74,8 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR,
     rss = got["rss"]
     warm = next((mb for t, mb in rss if t >= got["seconds"] / 10), rss[0][1])
     growth = max(mb for t, mb in rss if t >= got["seconds"] / 10) - warm if rss else None
-    wire, wire_details = wire_figures("6. soak", text, server_log, heard, peer_heard)
+    wire, wire_details = wire_figures("6. soak", w.daemon_log, w.server_log, w.heard,
+                                       w.peer_heard)
     figures = [
         common.figure("6. soak: answers given", len(reactions), "answers", "report only", None,
                       f"{got['calls']} calls, {got['barge_ins']} barge-ins in "
@@ -113,7 +92,7 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR,
                       "answers (first answer note - call end - silence_ms, at the peer)"
                       if reactions else "no answer"),
     ]
-    details = {"model": described, "minutes": minutes, **{k: got[k] for k in
+    details = {"model": w.described, "minutes": minutes, **{k: got[k] for k in
                ("calls", "barge_ins", "seconds")}, "rss_mb": rss,
                "reaction_ms": common.stats(reactions), **wire_details,
                "jack": "jackd -d dummy -r 48000 -p 64 (private server, xruns logged)"}
@@ -122,17 +101,8 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR,
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .summary import format_line
-
-    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__)
-    parser.add_argument("--minutes", type=float, default=FULL_MIN)
-    parser.add_argument("--results", type=Path, default=common.RESULTS_DIR)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    for f in run(results_dir=args.results, minutes=args.minutes)["figures"]:
-        print(format_line(f))
-    return 0
+def main() -> int:
+    return common.run_alone("python -m bench.soak", __doc__, "minutes", FULL_MIN, run)
 
 
 if __name__ == "__main__":
