@@ -150,6 +150,7 @@ def _check(config, runner) -> int:
 def serve(args, config, runner) -> int:
     """Open the ports, run the engine until SIGINT/SIGTERM; SIGHUP reloads settings and model."""
     import signal
+    import sys
     import threading
 
     from . import ports
@@ -157,7 +158,7 @@ def serve(args, config, runner) -> int:
     from .metrics import EngineMetrics, MetricsFile
 
     midi = config.midi
-    midi_in = midi_out = None
+    midi_in = midi_out = clock_in = None
     metrics = MetricsFile(args.metrics) if args.metrics else EngineMetrics()
     try:
         backend = ports.choose_backend(midi.backend)
@@ -166,10 +167,15 @@ def serve(args, config, runner) -> int:
         engine = Engine(config, runner, midi_out, metrics=metrics)
         midi_in = ports.MidiInput(backend, midi.client_name, midi.input_name, virtual=midi.virtual,
                                   connect=list(midi.connect_input), callback=engine.feed)
+        if config.clock.source == "port":  # the DAW's clock on a port of its own
+            clock_in = ports.MidiInput(backend, f"{midi.client_name}-clock", "in",
+                                       connect=list(config.clock.connect),
+                                       callback=engine.sync.take_from_port)
     except BaseException as exc:
         metrics.close()
-        if midi_out is not None:  # leave no half-open client behind
-            midi_out.close()
+        for port in (midi_in, midi_out):  # leave no half-open client behind
+            if port is not None:
+                port.close()
         if isinstance(exc, ports.PortError):
             raise CommandError(str(exc)) from None
         raise
@@ -184,6 +190,9 @@ def serve(args, config, runner) -> int:
         reload_asked.set()
         wake.set()
 
+    # A thread waiting for the GIL waits up to the switch interval (5 ms by default) while the
+    # engine thread generates: too long for a send due on a clock's beat or a tick's stamp.
+    sys.setswitchinterval(0.0005)
     signal.signal(signal.SIGINT, on_stop)
     signal.signal(signal.SIGTERM, on_stop)
     if hasattr(signal, "SIGHUP"):
@@ -201,6 +210,8 @@ def serve(args, config, runner) -> int:
     finally:
         log.info("stopping: releasing all notes")
         midi_in.close()
+        if clock_in is not None:
+            clock_in.close()
         engine.stop()  # the scheduler panics: note-off for each sounding note + CC123
         midi_out.close()
         metrics.close()

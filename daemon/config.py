@@ -34,6 +34,8 @@ class MidiConfig:
     output_channel: int = _field(1, lo=1, hi=16)
     thru: bool = _field(False)
     velocity_scale: float = _field(1.0, lo=0.0, hi=4.0)
+    # A synth's known output latency: the answer is sent this much early so it sounds on time.
+    output_latency_ms: float = _field(0.0, lo=0.0, hi=1000.0)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class PolicyConfig:
     # End the call when the pulse says a note was due and none came (all keys up); silence_ms
     # stays the upper bound.
     end_on_pulse: bool = _field(True)
+    # Answer length in bars (the answer then ends on a bar line); 0 = as `response` says.
+    answer_bars: int = _field(0, lo=0, hi=64)
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,14 @@ class SteeringConfig:
 
 
 @dataclass(frozen=True)
+class ClockConfig:
+    """An incoming MIDI clock (a DAW): while it runs it is the pulse answers follow."""
+    source: str = _field("input", choices=("input", "port", "off"))  # where it comes in
+    connect: tuple[str, ...] = _field((), kind="str_list")  # ports the clock port connects to
+    beats_per_bar: int = _field(4, lo=1, hi=16)  # the DAW's meter (MIDI clock does not say)
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = _field("info", choices=("debug", "info", "warning", "error"))
 
@@ -97,6 +109,7 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     steering: SteeringConfig = field(default_factory=SteeringConfig)
+    clock: ClockConfig = field(default_factory=ClockConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def with_overrides(self, **flags: Any) -> Config:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .analysis import CallAnalyzer
+from .clock_sync import TRANSPORT_STOP, ClockSync
 from .config import Config
 from .events import Event
 from .handover import plan_answer
@@ -70,6 +71,7 @@ class Engine:
         self._thread: threading.Thread | None = None
         self.last_reaction_s: float | None = None  # call end -> first answer note due
         self.input_lag_s = 0.0  # worst time from the MIDI callback's stamp to the engine
+        self.sync = ClockSync(self.queue)  # a DAW's MIDI clock (clock_sync.py)
         self._install(config, runner)
 
     def _install(self, config: Config, runner) -> None:
@@ -86,6 +88,11 @@ class Engine:
         self.channels = {c - 1 for c in config.midi.input_channels}  # empty = omni
         self.out_channel = config.midi.output_channel - 1
         self.response: _Response | None = None
+        self.sync.configure(config.clock.source, config.clock.beats_per_bar)
+        # Sent early by the synth's latency, and by half a backend cycle: JACK passes on what we
+        # write at its next cycle, so a note lands in the cycle nearest its time, not always after.
+        self.early_s = (config.midi.output_latency_ms / 1000
+                        + getattr(self.scheduler.output, "period_s", 0.0) / 2)
 
     @property
     def dropped(self) -> int:
@@ -95,7 +102,8 @@ class Engine:
     # --- MIDI input thread -------------------------------------------------------------------
     def feed(self, msg, t: float) -> None:
         """The MIDI input callback: queue (msg, t) and return; never blocks, never raises."""
-        self.queue.put_input(msg, t)
+        if not self.sync.take(msg, t):  # clock messages never reach the queue or the model
+            self.queue.put_input(msg, t)
 
     # --- the owner's thread ------------------------------------------------------------------
     def start(self) -> None:
@@ -141,7 +149,8 @@ class Engine:
         elif r.closed:
             deadline = r.end
         else:  # generate again when half the lookahead has been played
-            deadline = self.context.response_time - self.config.sampling.lookahead_ms / 2000
+            deadline = (self.context.response_time - self.config.sampling.lookahead_ms / 2000
+                        - self.early_s)
         return None if deadline is None else max(0.0, deadline - now)
 
     def handle(self, msg, t: float) -> None:
@@ -150,6 +159,9 @@ class Engine:
             self._abort_response()
             self._install(*t)
             log.info("reloaded the config and the model")
+            return
+        if msg is TRANSPORT_STOP:
+            self._abort_response()
             return
         self.queue.report_drops(self.clock())
         self.input_lag_s = max(self.input_lag_s, self.clock() - t)
@@ -186,8 +198,9 @@ class Engine:
 
     # --- the answer --------------------------------------------------------------------------
     def _start_response(self, d: Respond, now: float) -> None:
-        analysis = self.analyzer.end_call()
-        plan = plan_answer(analysis, self.config.policy, now, d.response_seconds)
+        analysis = self.sync.steer(self.analyzer.end_call(), now)  # a running clock is the pulse
+        plan = plan_answer(analysis, self.config.policy, now + self.early_s, d.response_seconds)
+        self.sync.planned(plan.start, plan.end)
         log.info("call ended (%.1f s, %d notes; %s) - %s", d.call_seconds, d.notes,
                  analysis.describe() if analysis else "no notes", plan.describe(now))
         self.metrics.call_over(now)
@@ -205,7 +218,8 @@ class Engine:
 
     def _generate(self, now: float) -> None:
         r, ctx, step_s = self.response, self.context, self.tok.step_s
-        horizon = min(now + self.config.sampling.lookahead_ms / 1000, r.end)
+        self.sync.follow(r, self.steering, now)
+        horizon = min(now + self.config.sampling.lookahead_ms / 1000 + self.early_s, r.end)
         initial_steps = self.config.sampling.max_initial_wait_ms // round(step_s * 1000)
         budget = MAX_TOKENS_PER_TICK
         while not r.closed and ctx.response_time < horizon and budget > 0:
@@ -265,7 +279,8 @@ class Engine:
                     self.last_reaction_s = e.time - r.call_ended
                     log.debug("reaction: first note due %.1f ms after the call ended",
                               self.last_reaction_s * 1000)
-            self.scheduler.push(e.time, dataclasses.replace(e, channel=self.out_channel), ANSWER)
+            e = dataclasses.replace(e, channel=self.out_channel)
+            self.scheduler.push(e.time - self.early_s, e, ANSWER)
 
     def _finish_response(self) -> None:
         r = self.response

@@ -221,8 +221,9 @@ class MidiInput(_Port):
         self._thread.start()
 
     def _adopt(self, rt) -> None:
-        # Sysex, MIDI clock and active sensing are of no use to the daemon: rtmidi drops them.
-        rt.ignore_types(sysex=True, timing=True, active_sense=True)
+        # Sysex and active sensing are of no use to the daemon: rtmidi drops them. MIDI clock
+        # is let through (a DAW's tempo, clock_sync.py); the engine keeps it off the model.
+        rt.ignore_types(sysex=True, timing=False, active_sense=True)
         super()._adopt(rt)
 
     def _read_loop(self) -> None:

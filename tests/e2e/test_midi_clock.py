@@ -1,0 +1,169 @@
+"""`improvd run` under a DAW's MIDI clock on a real JACK server: a clock source in a process of its
+own (testsupport/clock_source.py) drives the daemon's input and an outside listener, which checks
+where the answers land against the ticks it received itself."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+import pytest
+from synthetic_calls import call
+
+from improvd.daemon import jack
+from improvd.testsupport import clock_grid
+from improvd.testsupport.clock_source import ClockSource
+
+from .jack_helpers import MidiPeer, sounding, unique
+
+pytestmark = pytest.mark.e2e
+
+D_MAJOR = (62, 64, 66, 67, 69, 71, 73, 74, 73, 71, 69, 67, 66, 64)
+TOLERANCE_S = 0.002  # the issue's bound: p99 of note-ons within 2 ms of their grid point
+
+
+@pytest.fixture
+def ears(jack_server):
+    p = MidiPeer(hear_clock=True)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def daw(jack_server):
+    sources = []
+
+    def start(bpm: float, *destinations: str) -> ClockSource:
+        source = ClockSource(jack_server.env, unique("daw"), bpm)
+        sources.append(source)
+        with jack.session() as server:
+            for port in destinations:
+                server.connect(source.port, port)
+        return source
+
+    yield start
+    for source in sources:
+        source.close()
+
+
+def notes_only(messages):
+    return [(t, m) for t, m in messages if m.type in ("note_on", "note_off")]
+
+
+def answer_ons(ears, since):
+    return [t for t, m in ears.note_ons(since=since)]
+
+
+def wait_answer_over(ears, daemon, timeout=15.0) -> bool:
+    """Until the daemon logs one more finished answer than before (an answer may rest a while:
+    silence at the listener is no end)."""
+    done = daemon.log().count("response done")
+    return ears.wait_for(lambda: daemon.log().count("response done") > done, timeout)
+
+
+def subdivision_of_last_call(daemon) -> int:
+    found = re.findall(r"call ended .*?(\d+) bpm, (\d) per beat", daemon.log())
+    assert found, f"no clocked call in the log:\n{daemon.log()[-2000:]}"
+    return int(found[-1][1])
+
+
+def play_call(ears, bpm, beats=4.0):
+    notes = call(bpm, list(np.arange(0, beats, 0.5)), pitches=D_MAJOR, accent=30, t0=0.0)
+    heard = ears.play_notes(notes)
+    return max(n.end for n in heard)
+
+
+def test_answers_land_on_the_clock_grid_at_90_120_160_bpm(ears, daw, start_daemon,
+                                                          config_file):
+    config = config_file({"policy": {"silence_ms": 600, "answer_bars": 2},
+                          "sampling": {"seed": 5}})
+    daemon = start_daemon(ears, ["--config", str(config)])
+    source = daw(120, daemon.in_name, ears.in_name)
+    errors, firsts = [], []
+    for bpm in (90, 120, 160):
+        source.command(f"bpm {bpm}")
+        source.command("start")
+        time.sleep(1.0)  # a couple of beats for the clock to settle
+        ended = play_call(ears, bpm)
+        assert ears.wait_for(lambda: answer_ons(ears, ended), timeout=4), daemon.log()[-3000:]
+        assert wait_answer_over(ears, daemon), \
+            f"the answer did not end: {notes_only(ears.messages(ended))[-6:]}\n{daemon.log()[-3000:]}"
+        source.command("stop")
+        time.sleep(0.2)
+        segs = clock_grid.segments(clock_grid.ticks_after_start(ears.messages()))
+        assert abs(segs[-1].bpm / bpm - 1) < 0.01
+        sub = subdivision_of_last_call(daemon)
+        ons = answer_ons(ears, ended)
+        errors += [clock_grid.grid_error(t, segs, sub) for t in ons]
+        # The answer comes in on a beat (24 ticks), and ends with every note released.
+        firsts.append(clock_grid.grid_error(ons[0], segs, 1))
+        assert not sounding(notes_only(ears.messages(since=ended)))
+    errors_ms = 1000 * np.abs(errors)
+    print(f"{len(errors)} answer note-ons: grid error p50 {np.percentile(errors_ms, 50):.2f} ms, "
+          f"p99 {np.percentile(errors_ms, 99):.2f} ms, max {errors_ms.max():.2f} ms; "
+          f"first notes {np.round(1000 * np.array(firsts), 2)} ms; signed "
+          f"{np.round(1000 * np.array(errors), 2)}")
+    assert len(errors) >= 12
+    assert np.percentile(errors_ms, 99) <= 1000 * TOLERANCE_S
+    assert max(abs(f) for f in firsts) <= TOLERANCE_S
+
+
+def test_a_tempo_jump_mid_answer_is_followed_within_a_beat(ears, daw, start_daemon,
+                                                           config_file):
+    config = config_file({"policy": {"silence_ms": 600, "answer_bars": 4},
+                          "sampling": {"seed": 6}})
+    daemon = start_daemon(ears, ["--config", str(config)])
+    source = daw(120, daemon.in_name, ears.in_name)
+    source.command("start")
+    time.sleep(1.0)
+    ended = play_call(ears, 120)
+    assert ears.wait_for(lambda: answer_ons(ears, ended), timeout=4), daemon.log()[-3000:]
+    time.sleep(1.0)
+    source.command("bpm 140")
+    assert wait_answer_over(ears, daemon, timeout=20), "the answer did not end"
+    source.command("stop")
+    time.sleep(0.2)
+    segs = clock_grid.segments(clock_grid.ticks_after_start(ears.messages()), jumps=1)
+    assert [round(s.bpm) for s in segs] == [120, 140], segs
+    jump = segs[1].a + segs[1].b * segs[1].first
+    beat = 60 / 140
+    sub = subdivision_of_last_call(daemon)
+    after = [t for t in answer_ons(ears, jump + beat)]
+    errors_ms = [1000 * abs(clock_grid.grid_error(t, segs, sub)) for t in after]
+    print(f"{len(after)} note-ons a beat after the jump: worst {max(errors_ms):.2f} ms off the "
+          "140 bpm grid")
+    assert len(after) >= 4, daemon.log()[-3000:]
+    assert max(errors_ms) <= 1000 * TOLERANCE_S
+    # Planned for 4 bars (the 4th bar line after the first note, one within half a beat of it
+    # not counted), it still ends by that bar line, though the bars got shorter on the way: its
+    # last note is released within the 4th bar (at 120 bpm's timing it would run past it).
+    bar = 4 * 24
+    first = clock_grid.position(answer_ons(ears, ended)[0], segs)
+    end_line = (np.ceil((first + 12) / bar) + 3) * bar
+    last_off = clock_grid.position(notes_only(ears.messages(since=ended))[-1][0], segs)
+    assert end_line - bar < last_off <= end_line + 0.2, (first, last_off, end_line)
+    assert not sounding(notes_only(ears.messages(since=ended)))
+
+
+def test_stop_mid_answer_releases_every_note_at_once(ears, daw, start_daemon, config_file):
+    config = config_file({"policy": {"silence_ms": 600, "answer_bars": 4},
+                          "sampling": {"seed": 7}})
+    daemon = start_daemon(ears, ["--config", str(config)])
+    source = daw(120, daemon.in_name, ears.in_name)
+    source.command("start")
+    time.sleep(1.0)
+    ended = play_call(ears, 120)
+    assert ears.wait_for(lambda: sounding(notes_only(ears.messages(since=ended))), timeout=4), \
+        daemon.log()[-3000:]
+    source.command("stop")
+    assert ears.wait_for(lambda: any(m.type == "stop" for _, m in ears.messages(ended)), 2)
+    stop_at = next(t for t, m in ears.messages(ended) if m.type == "stop")
+    time.sleep(2.0)
+    notes = notes_only(ears.messages(since=ended))
+    released = [t for t, m in notes if t >= stop_at]
+    assert not sounding(notes), f"left sounding after Stop: {sounding(notes)}"
+    assert not [t for t in answer_ons(ears, stop_at)], "note-ons after Stop"
+    # (50 ms leaves room for a busy machine; on an idle one it is a JACK cycle or two.)
+    assert not released or released[-1] - stop_at < 0.05
+    assert daemon.process.poll() is None

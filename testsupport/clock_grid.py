@@ -1,0 +1,84 @@
+"""The beat grid as an outside JACK client received the clock, and how far notes sit from it.
+
+The reference is what a listener got, not what the clock source meant to send: the ticks it
+received after Start are song positions 0, 1, 2... (24 a beat); a straight line through the
+ticks of one tempo (a jump starts a new segment) gives the time of any position, and a note's
+error is its distance to the nearest point of the grid it was meant for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+TICKS_PER_BEAT = 24
+
+
+@dataclass(frozen=True)
+class Segment:
+    first: int  # song position (ticks) of its first tick
+    last: int
+    a: float  # time of position p = a + b * p
+    b: float
+
+    @property
+    def bpm(self) -> float:
+        return 60.0 / (self.b * TICKS_PER_BEAT)
+
+
+def ticks_after_start(messages) -> np.ndarray:
+    """Receive times of the ticks after the last Start in (time, mido message) pairs, up to the
+    next Stop; index = song position."""
+    start = max((i for i, (_, m) in enumerate(messages) if m.type == "start"), default=None)
+    if start is None:
+        return np.array([])
+    times = []
+    for t, m in messages[start + 1:]:
+        if m.type == "stop":
+            break
+        if m.type == "clock":
+            times.append(t)
+    return np.asarray(times)
+
+
+def segments(ticks: np.ndarray, jumps: int = 0) -> list[Segment]:
+    """A line per tempo: `jumps` tempo changes, each put where two lines fit the ticks best
+    (least squares over every possible cut; a tick's receive time jitters by a JACK cycle, so
+    the tick intervals alone cannot tell a jump from jitter)."""
+    bounds = [0, len(ticks)]
+    for _ in range(jumps):
+        best = None
+        for i, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
+            for cut in range(lo + 4, hi - 3):
+                gain = _sse(ticks, lo, hi) - _sse(ticks, lo, cut) - _sse(ticks, cut, hi)
+                if best is None or gain > best[0]:
+                    best = (gain, cut)
+        bounds = sorted([*bounds, best[1]])
+    out = []
+    for lo, hi in zip(bounds, bounds[1:]):
+        k = np.arange(lo, hi)
+        b, a = np.polyfit(k, ticks[lo:hi], 1)
+        out.append(Segment(lo, hi - 1, float(a), float(b)))
+    return out
+
+
+def _sse(ticks: np.ndarray, lo: int, hi: int) -> float:
+    k = np.arange(lo, hi)
+    coef = np.polyfit(k, ticks[lo:hi], 1)
+    return float(((np.polyval(coef, k) - ticks[lo:hi]) ** 2).sum())
+
+
+def grid_error(t: float, segs: list[Segment], subdivision: int) -> float:
+    """Seconds from t to the nearest grid point (TICKS_PER_BEAT / subdivision ticks apart) of the
+    tempo segment t falls in; positive = late."""
+    seg = next((s for s in reversed(segs) if t >= s.a + s.b * s.first - s.b), segs[0])
+    step = TICKS_PER_BEAT / subdivision
+    position = (t - seg.a) / seg.b
+    nearest = round(position / step) * step
+    return t - (seg.a + seg.b * nearest)
+
+
+def position(t: float, segs: list[Segment]) -> float:
+    seg = next((s for s in reversed(segs) if t >= s.a + s.b * s.first - s.b), segs[0])
+    return (t - seg.a) / seg.b
