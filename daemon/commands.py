@@ -156,6 +156,7 @@ def serve(args, config, runner) -> int:
     from . import ports
     from .engine import Engine
     from .metrics import EngineMetrics, MetricsFile
+    from .program_change import switch_model
 
     midi = config.midi
     midi_in = midi_out = clock_in = None
@@ -181,6 +182,13 @@ def serve(args, config, runner) -> int:
         raise
 
     stopping, reload_asked, wake = threading.Event(), threading.Event(), threading.Event()
+    programs: list[int] = []  # Program Changes, loaded here: the engine thread never waits
+
+    def on_program(number):
+        programs.append(number)
+        wake.set()
+
+    engine.controls.on_program = on_program
 
     def on_stop(signum, frame):
         stopping.set()
@@ -207,6 +215,8 @@ def serve(args, config, runner) -> int:
             if reload_asked.is_set() and not stopping.is_set():
                 reload_asked.clear()
                 config = _reload(args, config, engine)
+            while programs and not stopping.is_set():
+                switch_model(engine, programs.pop(0), load_model)
     finally:
         log.info("stopping: releasing all notes")
         midi_in.close()

@@ -98,6 +98,16 @@ class ClockConfig:
 
 
 @dataclass(frozen=True)
+class ControlsConfig:
+    """Live controls: the CC number of each (-1 = not mapped); live_controls.py maps values."""
+    temperature_cc: int = _field(16, lo=-1, hi=127)
+    scale_lock_cc: int = _field(17, lo=-1, hi=127)
+    pulse_lock_cc: int = _field(18, lo=-1, hi=127)
+    answer_bars_cc: int = _field(19, lo=-1, hi=127)
+    panic_cc: int = _field(81, lo=-1, hi=127)
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = _field("info", choices=("debug", "info", "warning", "error"))
 
@@ -110,6 +120,7 @@ class Config:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     steering: SteeringConfig = field(default_factory=SteeringConfig)
     clock: ClockConfig = field(default_factory=ClockConfig)
+    controls: ControlsConfig = field(default_factory=ControlsConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def with_overrides(self, **flags: Any) -> Config:
@@ -187,7 +198,22 @@ def _build(data: dict[str, Any], base: Config, source: str) -> Config:
     if s.pitch_min > s.pitch_max:
         raise ConfigError(f"{source}: sampling.pitch_min ({s.pitch_min}) is above "
                           f"sampling.pitch_max ({s.pitch_max})")
+    _check_cc_map(config, source)
     return config
+
+
+def _check_cc_map(config: Config, source: str) -> None:
+    """Two controls on one CC (or one on the end-of-call pedal) would fire together."""
+    users: dict[int, str] = {}
+    if config.policy.end_call_cc >= 0:
+        users[config.policy.end_call_cc] = "policy.end_call_cc"
+    for name, number in as_dict(config.controls).items():
+        if number < 0:
+            continue
+        if number in users:
+            raise ConfigError(f"{source}: controls.{name} and {users[number]} both use CC "
+                              f"{number}; give each its own controller (-1 turns one off)")
+        users[number] = f"controls.{name}"
 
 
 def load(path: str | Path | None = None) -> Config:

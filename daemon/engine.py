@@ -29,8 +29,10 @@ from .config import Config
 from .events import Event
 from .handover import plan_answer
 from .input_queue import InputQueue
+from .live_controls import LiveControls
 from .metrics import EngineMetrics
 from .midi_events import to_event as midi_to_event
+from .output_latency import send_ahead_s
 from .policy import CallResponsePolicy, Respond, Stop
 from .sampling import Constraints, Sampler, legal_mask
 from .scheduler import ANSWER, THRU, Scheduler
@@ -72,6 +74,7 @@ class Engine:
         self.last_reaction_s: float | None = None  # call end -> first answer note due
         self.input_lag_s = 0.0  # worst time from the MIDI callback's stamp to the engine
         self.sync = ClockSync(self.queue)  # a DAW's MIDI clock (clock_sync.py)
+        self.controls = LiveControls(self)  # the CC map and Program Change (live_controls.py)
         self._install(config, runner)
 
     def _install(self, config: Config, runner) -> None:
@@ -89,10 +92,8 @@ class Engine:
         self.out_channel = config.midi.output_channel - 1
         self.response: _Response | None = None
         self.sync.configure(config.clock.source, config.clock.beats_per_bar)
-        # Sent early by the synth's latency, and by half a backend cycle: JACK passes on what we
-        # write at its next cycle, so a note lands in the cycle nearest its time, not always after.
-        self.early_s = (config.midi.output_latency_ms / 1000
-                        + getattr(self.scheduler.output, "period_s", 0.0) / 2)
+        self.controls.configure(config.controls)
+        self.early_s = send_ahead_s(config.midi, self.scheduler.output)  # synth + port latency
 
     @property
     def dropped(self) -> int:
@@ -160,9 +161,8 @@ class Engine:
             self._install(*t)
             log.info("reloaded the config and the model")
             return
-        if msg is TRANSPORT_STOP:
-            self._abort_response()
-            return
+        if msg is TRANSPORT_STOP or self.controls.take(msg):  # a control is no note to hear
+            return self.panic() if msg is TRANSPORT_STOP else None
         self.queue.report_drops(self.clock())
         self.input_lag_s = max(self.input_lag_s, self.clock() - t)
         event = msg if isinstance(msg, Event) else self._to_event(msg, t)
@@ -295,6 +295,11 @@ class Engine:
         self.response = None
         self.steering = None
         self.policy.response_done()
+
+    def panic(self) -> None:
+        """Every note off now (the panic control, a DAW's Stop): the answer is dropped."""
+        self._abort_response()
+        self.scheduler.panic()
 
     def _abort_response(self) -> None:
         """Stop the answer now (error, reload, shutdown): release its notes, tell the model."""

@@ -167,3 +167,31 @@ def test_stop_mid_answer_releases_every_note_at_once(ears, daw, start_daemon, co
     # (50 ms leaves room for a busy machine; on an idle one it is a JACK cycle or two.)
     assert not released or released[-1] - stop_at < 0.05
     assert daemon.process.poll() is None
+
+
+def test_output_latency_sends_the_answer_early_by_the_synths_latency(ears, daw, start_daemon,
+                                                                     config_file):
+    latency_s = 0.025
+    config = config_file({"policy": {"silence_ms": 600, "answer_bars": 2},
+                          "midi": {"output_latency_ms": 1000 * latency_s},
+                          "sampling": {"seed": 5}})
+    daemon = start_daemon(ears, ["--config", str(config)])
+    source = daw(120, daemon.in_name, ears.in_name)
+    source.command("start")
+    time.sleep(1.0)
+    ended = play_call(ears, 120)
+    assert ears.wait_for(lambda: answer_ons(ears, ended), timeout=4), daemon.log()[-3000:]
+    assert wait_answer_over(ears, daemon), daemon.log()[-3000:]
+    source.command("stop")
+    time.sleep(0.2)
+    segs = clock_grid.segments(clock_grid.ticks_after_start(ears.messages()))
+    sub = subdivision_of_last_call(daemon)
+    # Each note-on arrives latency_s before its grid point: a synth that takes that long to
+    # sound it sounds it on the grid.
+    ons = answer_ons(ears, ended - latency_s)
+    errors_ms = [1000 * abs(clock_grid.grid_error(t + latency_s, segs, sub)) for t in ons]
+    early_ms = [1000 * -clock_grid.grid_error(t, segs, sub) for t in ons]
+    print(f"{len(ons)} note-ons {np.mean(early_ms):.1f} ms early; worst "
+          f"{max(errors_ms):.2f} ms off the grid once the synth's latency is added")
+    assert len(ons) >= 4
+    assert np.percentile(errors_ms, 99) <= 1000 * TOLERANCE_S
