@@ -11,40 +11,14 @@ import numpy as np
 import pytest
 from synthetic_calls import call
 
-from improvd.daemon import jack
 from improvd.testsupport import clock_grid
-from improvd.testsupport.clock_source import ClockSource
 
-from .jack_helpers import MidiPeer, sounding, unique
+from .jack_helpers import sounding
 
 pytestmark = pytest.mark.e2e
 
 D_MAJOR = (62, 64, 66, 67, 69, 71, 73, 74, 73, 71, 69, 67, 66, 64)
 TOLERANCE_S = 0.002  # the bound: p99 of note-ons within 2 ms of their grid point
-
-
-@pytest.fixture
-def ears(jack_server):
-    p = MidiPeer(hear_clock=True)
-    yield p
-    p.close()
-
-
-@pytest.fixture
-def daw(jack_server):
-    sources = []
-
-    def start(bpm: float, *destinations: str) -> ClockSource:
-        source = ClockSource(jack_server.env, unique("daw"), bpm)
-        sources.append(source)
-        with jack.session() as server:
-            for port in destinations:
-                server.connect(source.port, port)
-        return source
-
-    yield start
-    for source in sources:
-        source.close()
 
 
 def notes_only(messages):
