@@ -61,7 +61,7 @@ class ClockSync:
             return analysis
         if call_pulse is not None and abs(call_pulse.bpm / pulse.bpm - 1) < SAME_TEMPO:
             pulse = self.clock.pulse(now, call_pulse.subdivision) or pulse
-        return dataclasses.replace(analysis, pulse=pulse)
+        return with_pulse(analysis, pulse)
 
     def planned(self, start: float, end: float) -> None:
         """The answer was planned from start to end: keep its end as a song position."""
@@ -81,3 +81,10 @@ class ClockSync:
             response.end = end
             if steering is not None:
                 steering.end = end
+
+
+def with_pulse(analysis: CallAnalysis, pulse) -> CallAnalysis:
+    """The analysis on another pulse; the accents per position in the beat go with the old one
+    unless it has as many positions."""
+    accents = analysis.accents if len(analysis.accents) == pulse.subdivision else ()
+    return dataclasses.replace(analysis, pulse=pulse, accents=accents)

@@ -60,6 +60,8 @@ class PolicyConfig:
     end_on_pulse: bool = _field(True)
     # Answer length in bars (the answer then ends on a bar line); 0 = as `response` says.
     answer_bars: int = _field(0, lo=0, hi=64)
+    # "call": answer each phrase; "accompany": play along while the player plays (accompany.py).
+    mode: str = _field("call", choices=("call", "accompany"))
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,13 @@ class ClockConfig:
 
 
 @dataclass(frozen=True)
+class AccompanyConfig:
+    register: str = _field("below", choices=("below", "above"))  # an octave from the player's
+    silence_beats: int = _field(2, lo=1, hi=64)  # the player's rest that makes improvd stop
+    start_notes: int = _field(4, lo=1, hi=64)  # notes the player plays before it comes in
+
+
+@dataclass(frozen=True)
 class ControlsConfig:
     """Live controls: the CC number of each (-1 = not mapped); live_controls.py maps values."""
     temperature_cc: int = _field(16, lo=-1, hi=127)
@@ -105,6 +114,7 @@ class ControlsConfig:
     pulse_lock_cc: int = _field(18, lo=-1, hi=127)
     answer_bars_cc: int = _field(19, lo=-1, hi=127)
     panic_cc: int = _field(81, lo=-1, hi=127)
+    mode_cc: int = _field(80, lo=-1, hi=127)  # < 64 call and response, >= 64 accompany
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,7 @@ class Config:
     steering: SteeringConfig = field(default_factory=SteeringConfig)
     clock: ClockConfig = field(default_factory=ClockConfig)
     controls: ControlsConfig = field(default_factory=ControlsConfig)
+    accompany: AccompanyConfig = field(default_factory=AccompanyConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def with_overrides(self, **flags: Any) -> Config:

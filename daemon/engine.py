@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .accompany import Accompanist, make_policy
 from .analysis import CallAnalyzer
 from .clock_sync import TRANSPORT_STOP, ClockSync
 from .config import Config
@@ -33,7 +34,7 @@ from .live_controls import LiveControls
 from .metrics import EngineMetrics
 from .midi_events import to_event as midi_to_event
 from .output_latency import send_ahead_s
-from .policy import CallResponsePolicy, Respond, Stop
+from .policy import Respond, Stop
 from .sampling import Constraints, Sampler, legal_mask
 from .scheduler import ANSWER, THRU, Scheduler
 from .steering import Steering
@@ -75,6 +76,7 @@ class Engine:
         self.input_lag_s = 0.0  # worst time from the MIDI callback's stamp to the engine
         self.sync = ClockSync(self.queue)  # a DAW's MIDI clock (clock_sync.py)
         self.controls = LiveControls(self)  # the CC map and Program Change (live_controls.py)
+        self.accompanist = Accompanist(self)  # keeps an accompaniment going (accompany.py)
         self._install(config, runner)
 
     def _install(self, config: Config, runner) -> None:
@@ -83,7 +85,7 @@ class Engine:
         self.tok = runner.tokenizer
         self.context = make_context(runner)  # ContextWindow, or StepContextWindow
         self.analyzer = CallAnalyzer()
-        self.policy = CallResponsePolicy(config.policy, self.analyzer)
+        self.policy = make_policy(config, self.analyzer, self.sync)  # or accompany
         self.steering: Steering | None = None  # the current answer's (performance models)
         s = config.sampling
         self.sampler = Sampler(s.temperature, s.top_p, s.seed)
@@ -219,6 +221,7 @@ class Engine:
     def _generate(self, now: float) -> None:
         r, ctx, step_s = self.response, self.context, self.tok.step_s
         self.sync.follow(r, self.steering, now)
+        self.accompanist.follow(now)
         horizon = min(now + self.config.sampling.lookahead_ms / 1000 + self.early_s, r.end)
         initial_steps = self.config.sampling.max_initial_wait_ms // round(step_s * 1000)
         budget = MAX_TOKENS_PER_TICK

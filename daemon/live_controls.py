@@ -8,6 +8,7 @@ mapped):
   pulse_lock    0..127 -> steering.pulse 0..1: how strongly onsets keep to the grid
   answer_bars   0..127 -> 0..8 bars (0 = as long as the call)
   panic         >= 64: every note off at once, the answer dropped
+  mode          < 64 call and response, >= 64 accompany (what sounds is released first)
   Program Change n: the n-th model (by name) of the folder of model.path, swapped in without
                 closing the ports (the reload path SIGHUP takes), when a loader is attached.
 
@@ -22,6 +23,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
+
+from .accompany import make_policy
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +104,17 @@ class LiveControls:
             return
         self.engine.panic()
         log.info("panic (CC%d): all notes off", cc)
+
+    def _mode(self, value: int, cc: int) -> None:
+        mode = "accompany" if value >= PRESSED else "call"
+        if mode == self.engine.config.policy.mode:
+            return
+        self._set("policy", mode=mode)
+        self.engine.panic()
+        self.engine.policy = make_policy(self.engine.config, self.engine.analyzer,
+                                         self.engine.sync)
+        log.info("mode (CC%d = %d): %s", cc, value, "accompany: playing along with the player"
+                 if mode == "accompany" else "call and response: answering each phrase")
 
     def _set(self, section: str, **values) -> None:
         config = self.engine.config

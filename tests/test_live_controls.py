@@ -102,3 +102,19 @@ def test_an_event_cc_is_read_as_well_as_a_mido_one(model_path):
     rig.engine.handle(mido.Message("control_change", control=18, value=127), rig.now)
     assert rig.engine.config.steering.scale == 0.0
     assert rig.engine.config.steering.pulse == 1.0
+
+
+def test_the_mode_cc_switches_to_accompany_and_back(model_path, caplog):
+    from improvd.daemon.accompany import AccompanyPolicy
+    from improvd.daemon.policy import CallResponsePolicy
+
+    rig = Rig(model_path)
+    caplog.set_level(logging.INFO, logger="improvd.daemon.live_controls")
+    cc(rig, 80, 127)
+    assert isinstance(rig.engine.policy, AccompanyPolicy)
+    assert rig.engine.config.policy.mode == "accompany"
+    cc(rig, 80, 0)
+    assert isinstance(rig.engine.policy, CallResponsePolicy)
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("accompany: playing along" in line for line in lines)
+    assert any("call and response: answering each phrase" in line for line in lines)

@@ -1,0 +1,65 @@
+"""Accompany mode on the virtual clock: improvd plays along with the hand-written calls (never
+trained on) in the player's key, on the player's grid, below the player, and falls silent when
+the player stops; measured like the answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from improvd.daemon.accompany_metrics import clashes_per_minute, measure
+from improvd.daemon.analysis import analyze_notes
+from improvd.daemon.config import Config
+from improvd.daemon.events import Note
+from improvd.daemon.offline_accompany import accompany_part
+from improvd.daemon.runner import load_runner
+from improvd.testsupport.random_model import SHIPPED_MODEL
+from improvd.training.answer_calls import hand_calls
+
+SEEDS = (1, 2, 3)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    if not SHIPPED_MODEL.is_file():
+        pytest.skip("models/default.onnx is not there (make train-default)")
+    return load_runner(str(SHIPPED_MODEL))
+
+
+def test_plays_along_in_key_and_on_grid_with_the_hand_calls(shipped):
+    rows = []
+    for call in hand_calls():
+        analysis = analyze_notes(call.notes)
+        for seed in SEEDS:
+            part = accompany_part(Config(), shipped, call.events, seed=seed)
+            rows.append(measure(call.notes, part, analysis))
+    key = np.mean([r["key_agreement"] for r in rows if r["key_agreement"] is not None])
+    grid = np.mean([r["on_grid"] for r in rows if r["on_grid"] is not None])
+    clashes = np.mean([r["clashes_per_minute"] for r in rows if r["clashes_per_minute"] is not None])
+    print(f"{len(rows)} accompaniments: key agreement {key:.2f}, on grid {grid:.2f}, "
+          f"{clashes:.1f} clashes a minute")
+    assert sum(r["notes"] for r in rows) >= 3 * len(rows)  # it did play along
+    assert key >= 0.90 and grid >= 0.90
+
+
+def test_below_the_player_and_silent_soon_after_the_player_stops(shipped):
+    call = next(c for c in hand_calls() if c.name == "fast_16th_run")
+    notes = call.notes
+    player_low = np.percentile([n.pitch for n in notes], 10)
+    part = accompany_part(Config(), shipped, call.events, seed=1)
+    assert part and np.median([n.pitch for n in part]) < player_low
+    pulse = analyze_notes(notes).pulse
+    last = max(n.start for n in notes)
+    # silence_beats = 2 (the default): nothing sounds two beats (and a beat's rounding) after.
+    assert max(n.end for n in part) <= last + 3 * pulse.beat_s + 0.01
+    above = accompany_part(Config().with_overrides(**{"accompany.register": "above"}), shipped,
+                           call.events, seed=1)
+    assert np.median([n.pitch for n in above]) > np.median([n.pitch for n in part]) + 6
+
+
+def test_clashes_count_notes_sounding_a_semitone_apart():
+    player = [Note(60, 80, 0.0, 1.0), Note(64, 80, 1.0, 2.0)]
+    assert clashes_per_minute(player, [Note(61, 80, 0.5, 0.9)]) == pytest.approx(30.0)
+    assert clashes_per_minute(player, [Note(49, 80, 0.5, 0.9)]) == pytest.approx(30.0)  # a 9th
+    assert clashes_per_minute(player, [Note(61, 80, 1.2, 1.5)]) == 0.0  # C# against E: no
+    assert clashes_per_minute(player, [Note(55, 80, 0.0, 2.0)]) == 0.0
