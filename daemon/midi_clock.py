@@ -36,6 +36,8 @@ TICKS_PER_16TH = 6
 WINDOW = 96  # ticks in the tempo fit: four beats smooth out the stamps' jitter
 MIN_TICKS = 6  # a quarter beat of ticks before the clock counts as a pulse
 CHANGE_S = 0.002  # a tick this far off the line (and the next ones further) is a tempo change
+SETTLED = 12  # ticks a new line needs before a tempo change is looked for again: a line through
+# a few jittered stamps is steep or flat by chance, and would "see" changes that are not there
 LATE_S = 0.002  # a tick stamped this much later than the line is a delayed stamp, left out
 GAP_BEATS = 2.0  # no tick for this many beats: the clock is gone (cable pulled, DAW quit)
 EARLY_PERCENTILE = 10  # the stamps' early edge: the ticks that waited least to be read
@@ -50,7 +52,7 @@ class MidiClock:
         self._lock = threading.Lock()
         self._ticks: deque[tuple[int, float]] = deque(maxlen=WINDOW)  # (tick count, time)
         self._count = 0  # ticks heard since the fit's line started
-        self._fit: tuple[float, float, float] | None = None  # (a, b, early): see _fit_line
+        self._fit: tuple[float, float, float, float] | None = None  # see _fit_line
         self._streak: list[float] = []  # residuals of the last ticks off the line, same sign
         self._next_position = 0  # song position (ticks) of the next tick while running
         self._offset: int | None = None  # position - count while running; None: stopped
@@ -92,16 +94,17 @@ class MidiClock:
         elif not self._phase_known and self._count >= TICKS_PER_BEAT:
             self._offset = -self._count  # ticks without Start: count beats from here
             self._next_position = 1
-        if self._fit is not None:
+        if self._fit is not None and len(self._ticks) >= SETTLED:
             residual = t - (self._fit[0] + self._fit[1] * self._count)
-            if abs(residual) > CHANGE_S and (not self._streak or (
+            off = max(CHANGE_S, 4 * self._fit[3])  # beyond the stamps' own jitter
+            if abs(residual) > off and (not self._streak or (
                     residual * self._streak[-1] > 0 and abs(residual) > abs(self._streak[-1]))):
                 self._streak.append(residual)
             else:
                 self._streak = []
             # Ever further off the line: a new tempo. A batch stamped late together is off by
             # the same amount each (a reader that woke late), and is no tempo change.
-            if len(self._streak) >= 3 and abs(self._streak[-1] - self._streak[0]) > CHANGE_S:
+            if len(self._streak) >= 3 and abs(self._streak[-1] - self._streak[0]) > off:
                 keep = list(self._ticks)[-len(self._streak):]
                 self._restart(keep)
                 self.relocks += 1
@@ -173,7 +176,7 @@ class MidiClock:
         """When tick `count` was sent: the line through the stamps moved down to their early
         edge. A stamp is the send time plus the wait for the next backend cycle (up to a JACK
         period) plus our reader's wake-up: the earliest stamps carry least of both."""
-        a, b, early = self._fit
+        a, b, early, _ = self._fit
         return a + early + b * count
 
     def _bar_text(self) -> str:
@@ -182,10 +185,11 @@ class MidiClock:
         return f"{bar + 1}.{rest // TICKS_PER_BEAT + 1}"
 
 
-def _fit_line(ticks) -> tuple[float, float, float] | None:
-    """Least squares time = a + b * count over the window, stamps far later than the line left
-    out (a reader thread that woke late stamps a whole batch late; nothing stamps early), and
-    `early`: how far below the line the early edge of the stamps lies (their 10th percentile)."""
+def _fit_line(ticks) -> tuple[float, float, float, float] | None:
+    """(a, b, early, jitter): least squares time = a + b * count over the window, stamps far
+    later than the line left out (a reader thread that woke late stamps a whole batch late;
+    nothing stamps early); `early`: how far below the line the early edge of the stamps lies
+    (their 10th percentile); `jitter`: the stamps' spread about the line (robust std)."""
     if len(ticks) < 2:
         return None
     data = np.asarray(ticks, dtype=float)
@@ -197,5 +201,7 @@ def _fit_line(ticks) -> tuple[float, float, float] | None:
         if late.all() or not late.any() or (~late).sum() < 2:
             break
         keep = ~late
-    early = np.percentile((t - (a + b * k))[keep], EARLY_PERCENTILE) if keep.sum() >= 8 else 0.0
-    return float(a + data[-1, 1]), float(b), float(min(0.0, early))
+    resid = (t - (a + b * k))[keep]
+    early = np.percentile(resid, EARLY_PERCENTILE) if keep.sum() >= 8 else 0.0
+    jitter = 1.4826 * np.median(np.abs(resid - np.median(resid)))
+    return float(a + data[-1, 1]), float(b), float(min(0.0, early)), float(jitter)

@@ -74,6 +74,24 @@ def test_a_batch_of_late_stamps_is_no_tempo_change():
     assert abs(pulse.origin - (100.0 + 5 * 0.5)) < 0.0002
 
 
+def test_a_busy_machines_stamps_are_no_tempo_change():
+    """Stamps 0..3 ms late, and every half beat a batch of three ticks 4..9 ms late: the tempo
+    holds and no change is seen (a few false relocks would leave a line through a few stamps,
+    steep or flat by chance, and the answers would drift off the grid)."""
+    clock = MidiClock()
+    clock.feed(START, 99.999)
+    rng = np.random.default_rng(3)
+    times = tick_times(120, 32, jitter_s=0.003, seed=3)
+    for start in range(30, len(times) - 3, 12):
+        times[start:start + 3] += rng.uniform(0.004, 0.009)
+    for i, t in enumerate(times):
+        clock.feed(CLOCK, float(t))
+        if i >= 48:
+            pulse = clock.pulse(float(t))
+            assert pulse.bpm == pytest.approx(120, rel=0.003), i
+    assert clock.relocks == 0
+
+
 def test_stop_continue_and_song_position():
     clock = MidiClock()
     clock.feed(START, 99.999)

@@ -42,10 +42,13 @@ def ticks_after_start(messages) -> np.ndarray:
     return np.asarray(times)
 
 
-def segments(ticks: np.ndarray, jumps: int = 0) -> list[Segment]:
+def segments(ticks: np.ndarray, jumps: int = 0, near: list[float] = ()) -> list[Segment]:
     """A line per tempo: `jumps` tempo changes, each put where two lines fit the ticks best
     (least squares over every possible cut; a tick's receive time jitters by a JACK cycle, so
-    the tick intervals alone cannot tell a jump from jitter)."""
+    the tick intervals alone cannot tell a jump from jitter). near: when each change was asked
+    for (the clock source's commands); each cut is then looked for within a few ticks of it."""
+    if near:
+        return _segments_near(ticks, near)
     bounds = [0, len(ticks)]
     for _ in range(jumps):
         best = None
@@ -55,12 +58,26 @@ def segments(ticks: np.ndarray, jumps: int = 0) -> list[Segment]:
                 if best is None or gain > best[0]:
                     best = (gain, cut)
         bounds = sorted([*bounds, best[1]])
-    out = []
-    for lo, hi in zip(bounds, bounds[1:]):
-        k = np.arange(lo, hi)
-        b, a = np.polyfit(k, ticks[lo:hi], 1)
-        out.append(Segment(lo, hi - 1, float(a), float(b)))
-    return out
+    return [_line(ticks, lo, hi) for lo, hi in zip(bounds, bounds[1:])]
+
+
+def _segments_near(ticks: np.ndarray, near: list[float]) -> list[Segment]:
+    bounds = [0]
+    for i, when in enumerate(near):
+        guess = int(np.searchsorted(ticks, when))
+        after = int(np.searchsorted(ticks, near[i + 1])) if i + 1 < len(near) else len(ticks)
+        lo, hi = bounds[-1], after
+        best = max(range(max(lo + 4, guess - 3), min(hi - 4, guess + 4)),
+                   key=lambda cut: -_sse(ticks, lo, cut) - _sse(ticks, cut, hi))
+        bounds.append(best)
+    bounds.append(len(ticks))
+    return [_line(ticks, lo, hi) for lo, hi in zip(bounds, bounds[1:])]
+
+
+def _line(ticks: np.ndarray, lo: int, hi: int) -> Segment:
+    k = np.arange(lo, hi)
+    b, a = np.polyfit(k, ticks[lo:hi], 1)
+    return Segment(lo, hi - 1, float(a), float(b))
 
 
 def _sse(ticks: np.ndarray, lo: int, hi: int) -> float:
