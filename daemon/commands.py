@@ -167,11 +167,12 @@ def serve(args, config, runner) -> int:
                                     virtual=midi.virtual, connect=list(midi.connect_output))
         engine = Engine(config, runner, midi_out, metrics=metrics)
         midi_in = ports.MidiInput(backend, midi.client_name, midi.input_name, virtual=midi.virtual,
-                                  connect=list(midi.connect_input), callback=engine.feed)
+                                  connect=list(midi.connect_input), callback=engine.feed,
+                                  clock=config.clock.source == "input")
         if config.clock.source == "port":  # the DAW's clock on a port of its own
             clock_in = ports.MidiInput(backend, f"{midi.client_name}-clock", "in",
                                        connect=list(config.clock.connect),
-                                       callback=engine.sync.take_from_port)
+                                       callback=engine.sync.take_from_port, clock=True)
     except BaseException as exc:
         metrics.close()
         for port in (midi_in, midi_out):  # leave no half-open client behind

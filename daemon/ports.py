@@ -209,9 +209,12 @@ class MidiInput(_Port):
     direction = "input"
 
     def __init__(self, backend: str, client_name: str, port_name: str, *, virtual: bool = True,
-                 connect: Iterable[str] = (), callback: Callable[[mido.Message, float], None]):
-        """callback(msg, t) runs on the input thread; t is time.monotonic() at arrival."""
+                 connect: Iterable[str] = (), callback: Callable[[mido.Message, float], None],
+                 clock: bool = False):
+        """callback(msg, t) runs on the input thread; t is time.monotonic() at arrival.
+        clock: let MIDI clock through (a DAW's tempo, clock_sync.py); else rtmidi drops it."""
         self._callback = callback
+        self._clock = clock
         self._errors = 0
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None  # none yet if opening the port fails
@@ -221,9 +224,9 @@ class MidiInput(_Port):
         self._thread.start()
 
     def _adopt(self, rt) -> None:
-        # Sysex and active sensing are of no use to the daemon: rtmidi drops them. MIDI clock
-        # is let through (a DAW's tempo, clock_sync.py); the engine keeps it off the model.
-        rt.ignore_types(sysex=True, timing=False, active_sense=True)
+        # Sysex and active sensing are of no use to the daemon: rtmidi drops them, and MIDI
+        # clock too unless this port reads a DAW's clock.
+        rt.ignore_types(sysex=True, timing=not self._clock, active_sense=True)
         super()._adopt(rt)
 
     def _read_loop(self) -> None:

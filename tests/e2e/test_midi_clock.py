@@ -168,3 +168,26 @@ def test_output_latency_sends_the_answer_early_by_the_synths_latency(ears, daw, 
           f"{max(errors_ms):.2f} ms off the grid once the synth's latency is added")
     assert len(ons) >= 4
     assert np.percentile(errors_ms, 99) <= 1000 * TOLERANCE_S
+
+
+def test_a_clock_on_its_own_port_drives_the_answers(
+        ears, daw, start_daemon, config_file):
+    source = daw(120, ears.in_name)  # started first: the daemon connects its clock port to it
+    config = config_file({"policy": {"silence_ms": 600, "answer_bars": 1},
+                          "clock": {"source": "port", "connect": [source.port]},
+                          "sampling": {"seed": 5}})
+    daemon = start_daemon(ears, ["--config", str(config)])
+    assert f"input {daemon.client_name}-clock:in open on jack, connected to {source.port}" \
+        in daemon.log()
+    source.command("start")
+    time.sleep(1.0)
+    ended = play_call(ears, 120)
+    assert ears.wait_for(lambda: answer_ons(ears, ended), timeout=4), daemon.log()[-3000:]
+    assert wait_answer_over(ears, daemon), daemon.log()[-3000:]
+    source.command("stop")
+    time.sleep(0.2)
+    segs = clock_grid.segments(clock_grid.ticks_after_start(ears.messages()))
+    errors_ms = [1000 * abs(clock_grid.grid_error(t, segs, subdivision_of_last_call(daemon)))
+                 for t in answer_ons(ears, ended)]
+    assert errors_ms and max(errors_ms) <= 1000 * TOLERANCE_S
+    assert "clock: start at bar 1.1" in daemon.log()
