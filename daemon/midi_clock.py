@@ -74,6 +74,9 @@ class MidiClock:
                 return None
             if kind == "start":
                 self._next_position = 0
+            # The transport moved: ticks before and after it lie on different lines (a pause,
+            # maybe a new tempo), so the fit starts over.
+            self._restart([])
             if kind in ("start", "continue"):
                 self._offset = self._next_position - (self._count + 1)
                 self._phase_known = True

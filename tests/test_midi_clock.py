@@ -92,6 +92,22 @@ def test_a_busy_machines_stamps_are_no_tempo_change():
     assert clock.relocks == 0
 
 
+def test_a_restart_at_another_tempo_after_a_short_stop_starts_a_new_line():
+    clock = MidiClock()
+    clock.feed(START, 99.999)
+    before = tick_times(120, 4)
+    feed_ticks(clock, before)
+    clock.feed(STOP, before[-1] + 0.005)
+    # Started again 0.2 s later (less than the two beats that count as a silent clock) at 90.
+    again = before[-1] + 0.2
+    clock.feed(START, again - 0.001)
+    after = tick_times(90, 1, t0=again, seed=4)
+    feed_ticks(clock, after)
+    pulse = clock.pulse(after[-1])
+    assert pulse.bpm == pytest.approx(90, rel=0.01)
+    assert abs(pulse.downbeat - again) < 0.001
+
+
 def test_stop_continue_and_song_position():
     clock = MidiClock()
     clock.feed(START, 99.999)
