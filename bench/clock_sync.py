@@ -106,6 +106,7 @@ def lock_times(server, beats_each: float) -> list[dict]:
         ears.close()
     ticks = clock_grid.ticks_after_start(messages)
     segs = clock_grid.segments(ticks, near=asked)
+    ticks = clock_grid.filled(ticks)  # the follower counts ticks: one the listener lost is put back
     follower = MidiClock()
     follower.feed(mido.Message("start"), ticks[0] - 0.001)
     predicted = []  # per tick: (tick index, the follower's next beat after it, or None)

@@ -58,9 +58,13 @@ class ClockSync:
         sub = DEFAULT_SUBDIVISION
         pulse = self.clock.pulse(now, sub)
         if pulse is None or analysis is None:
+            if self.clock.running:
+                log.debug("the clock runs but gives no pulse yet: the call's own pulse is used")
             return analysis
         if call_pulse is not None and abs(call_pulse.bpm / pulse.bpm - 1) < SAME_TEMPO:
             pulse = self.clock.pulse(now, call_pulse.subdivision) or pulse
+        log.debug("on the clock: %.2f bpm, beat at %.4f, %d per beat", pulse.bpm, pulse.origin,
+                  pulse.subdivision)
         return with_pulse(analysis, pulse)
 
     def planned(self, start: float, end: float) -> None:

@@ -59,6 +59,8 @@ class MidiClock:
         self._phase_known = False  # Start or Continue came: the bar lines are the DAW's
         self._last: float | None = None
         self.relocks = 0  # tempo changes locked onto (for the bench and the log)
+        self.lost = 0  # ticks that did not arrive, counted in their place
+        self._lost_at = -TICKS_PER_BEAT
 
     # --- the input thread ----------------------------------------------------------------------
     def feed(self, msg, t: float) -> str | None:
@@ -84,14 +86,19 @@ class MidiClock:
                 self._offset = None
                 self._phase_known = True
         log.info("clock: %s at bar %s", kind, self._bar_text())
+        log.debug("clock: song position %d ticks, %d heard in all", self._next_position,
+                  self._count)
         return kind
 
     def _tick(self, t: float) -> None:
         if self._last is not None and self._fit is not None \
                 and t - self._last > GAP_BEATS * TICKS_PER_BEAT * self._fit[1]:
             self._restart([])  # the ticks stopped for a while: the old line says nothing now
+        missed = self._missed(t)
+        if missed < 0:
+            return  # the same tick twice: counting it would put every later beat a tick early
         self._last = t
-        self._count += 1
+        self._count += 1 + missed
         if self._offset is not None:
             self._next_position = self._count + self._offset + 1
         elif not self._phase_known and self._count >= TICKS_PER_BEAT:
@@ -113,6 +120,25 @@ class MidiClock:
                 self.relocks += 1
         self._ticks.append((self._count, t))
         self._fit = _fit_line(self._ticks)
+
+    def _missed(self, t: float) -> int:
+        """Ticks lost on the way (a busy machine's MIDI input drops or doubles one now and
+        then): one missing shows as an interval of two ticks on a settled line, a doubled one
+        as an interval of almost none. -1: this tick is a double. A second loss within a beat
+        is no loss but a slower tempo: the line starts over instead."""
+        if self._fit is None or len(self._ticks) < SETTLED:
+            return 0
+        steps = (t - self._last) / self._fit[1]
+        if steps < 0.3:
+            return -1
+        if 1.7 < steps < 2.3:
+            if self._count - self._lost_at < TICKS_PER_BEAT:
+                self._restart([self._ticks[-1]])
+                return 0
+            self._lost_at = self._count
+            self.lost += 1
+            return 1
+        return 0
 
     def _restart(self, keep: list[tuple[int, float]]) -> None:
         self._ticks.clear()

@@ -108,6 +108,20 @@ def test_a_restart_at_another_tempo_after_a_short_stop_starts_a_new_line():
     assert abs(pulse.downbeat - again) < 0.001
 
 
+def test_a_lost_or_doubled_tick_does_not_move_the_beat():
+    clock = MidiClock()
+    clock.feed(START, 99.999)
+    times = list(tick_times(120, 8, seed=5))
+    del times[60]  # lost on the way
+    times.insert(120, times[120] + 0.0002)  # and one arrives twice
+    feed_ticks(clock, times)
+    assert clock.lost == 1 and clock.relocks == 0
+    pulse = clock.pulse(times[-1])
+    # The last tick is song position 191 (8 beats from 0): the next beat is beat 8, at 104 s.
+    assert pulse.next_beat(times[-1]) == pytest.approx(104.0, abs=0.001)
+    assert pulse.downbeat == pytest.approx(104.0 - 2.0, abs=0.001)
+
+
 def test_stop_continue_and_song_position():
     clock = MidiClock()
     clock.feed(START, 99.999)

@@ -29,7 +29,8 @@ class Segment:
 
 def ticks_after_start(messages) -> np.ndarray:
     """Receive times of the ticks after the last Start in (time, mido message) pairs, up to the
-    next Stop; index = song position."""
+    next Stop, by song position (the index): a tick the listener lost is NaN there, one it got
+    twice counts once (an rtmidi client on a busy machine does both, now and then)."""
     start = max((i for i, (_, m) in enumerate(messages) if m.type == "start"), default=None)
     if start is None:
         return np.array([])
@@ -39,7 +40,33 @@ def ticks_after_start(messages) -> np.ndarray:
             break
         if m.type == "clock":
             times.append(t)
-    return np.asarray(times)
+    return _by_position(np.asarray(times), messages[start][0])
+
+
+def _by_position(raw: np.ndarray, started: float) -> np.ndarray:
+    """Each tick's song position from its interval to the one before (the first: to the
+    Start), in periods of the recent tempo (rounded: a JACK cycle of jitter is far less than
+    half a tick)."""
+    if len(raw) < 3:
+        return raw
+    positions = [round((raw[0] - started) / float(np.median(np.diff(raw[:25]))))]
+    for k in range(1, len(raw)):
+        recent = np.diff(raw[max(0, k - 13):k])
+        recent = recent[recent > 0.5 * np.median(recent)] if len(recent) else recent
+        period = float(np.median(recent)) if len(recent) else float(raw[1] - raw[0])
+        positions.append(positions[-1] + round((raw[k] - raw[k - 1]) / period))
+    out = np.full(positions[-1] + 1, np.nan)  # (a first tick lost: position 0 stays NaN)
+    for position, t in zip(positions, raw):
+        if np.isnan(out[position]):
+            out[position] = t
+    return out
+
+
+def filled(ticks: np.ndarray) -> np.ndarray:
+    """The ticks with the lost ones put back where their neighbours say they were."""
+    k = np.arange(len(ticks))
+    known = ~np.isnan(ticks)
+    return np.interp(k, k[known], ticks[known])
 
 
 def segments(ticks: np.ndarray, jumps: int = 0, near: list[float] = ()) -> list[Segment]:
@@ -64,8 +91,9 @@ def segments(ticks: np.ndarray, jumps: int = 0, near: list[float] = ()) -> list[
 def _segments_near(ticks: np.ndarray, near: list[float]) -> list[Segment]:
     bounds = [0]
     for i, when in enumerate(near):
-        guess = int(np.searchsorted(ticks, when))
-        after = int(np.searchsorted(ticks, near[i + 1])) if i + 1 < len(near) else len(ticks)
+        guess = int(np.searchsorted(filled(ticks), when))
+        after = (int(np.searchsorted(filled(ticks), near[i + 1])) if i + 1 < len(near)
+                 else len(ticks))
         lo, hi = bounds[-1], after
         best = max(range(max(lo + 4, guess - 3), min(hi - 4, guess + 4)),
                    key=lambda cut: -_sse(ticks, lo, cut) - _sse(ticks, cut, hi))
@@ -75,15 +103,21 @@ def _segments_near(ticks: np.ndarray, near: list[float]) -> list[Segment]:
 
 
 def _line(ticks: np.ndarray, lo: int, hi: int) -> Segment:
-    k = np.arange(lo, hi)
-    b, a = np.polyfit(k, ticks[lo:hi], 1)
+    k, y = _known(ticks, lo, hi)
+    b, a = np.polyfit(k, y, 1)
     return Segment(lo, hi - 1, float(a), float(b))
 
 
-def _sse(ticks: np.ndarray, lo: int, hi: int) -> float:
+def _known(ticks: np.ndarray, lo: int, hi: int):
     k = np.arange(lo, hi)
-    coef = np.polyfit(k, ticks[lo:hi], 1)
-    return float(((np.polyval(coef, k) - ticks[lo:hi]) ** 2).sum())
+    y = ticks[lo:hi]
+    return k[~np.isnan(y)], y[~np.isnan(y)]
+
+
+def _sse(ticks: np.ndarray, lo: int, hi: int) -> float:
+    k, y = _known(ticks, lo, hi)
+    coef = np.polyfit(k, y, 1)
+    return float(((np.polyval(coef, k) - y) ** 2).sum())
 
 
 def grid_error(t: float, segs: list[Segment], subdivision: int) -> float:

@@ -22,14 +22,17 @@ import subprocess
 import sys
 import time
 
-SPIN_S = 0.001  # the last stretch before a tick is spun, not slept: sleep overshoots
+SPIN_S = 0.0005  # the last stretch before a tick is spun, not slept: sleep overshoots
+RT_PRIORITY = 2
 
 
 def serve(name: str, bpm: float) -> None:
     import rtmidi
 
-    try:  # a DAW's clock runs in a realtime thread; a busy machine must not stall it
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(40))
+    try:  # a DAW's clock runs in a realtime thread; a busy machine must not stall it. Below
+        # jackd's own realtime threads (priority 10 and up): spinning above them would make
+        # JACK's cycles overrun, and MIDI get lost or doubled for every client.
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(RT_PRIORITY))
     except (AttributeError, OSError):
         pass  # not allowed here: ticks may come late under load (the listener sees that)
     out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=name)
