@@ -134,10 +134,8 @@ class Accompanist:
         # (Keys still held count as notes of no length yet: no limit on holding a note.)
         analysis = dataclasses.replace(analysis, long_note=max(analysis.long_note, 4 * bar_s(
             analysis.pulse)), register=tuple(p + shift for p in analysis.register))
-        last = e.steering.last_onset if isinstance(e.steering, AccompanySteering) else r.started
-        e.steering = AccompanySteering(e.config.steering, analysis, e.tok, r.started, r.end,
-                                       e.sampler.rng, on_pulse=True)
-        e.steering.last_onset = last
+        e.steering = AccompanySteering.after(e.steering, e.config.steering, analysis, e.tok,
+                                             r.started, r.end, e.sampler.rng, on_pulse=True)
         self._steered_at = now
 
 
@@ -159,6 +157,15 @@ class AccompanySteering(Steering):
         if key is not None:
             outside = ~np.isin(np.arange(128) % 12, sorted(key.scale))
             self._pitch_bias[outside] -= 6.0 * self.cfg.scale
+
+    @classmethod
+    def after(cls, old: Steering, *args, **kwargs) -> AccompanySteering:
+        """A new steering that takes over from `old`: the notes it holds keep their start times
+        (their note-offs come after them), and its silence goes on counting."""
+        new = cls(*args, **kwargs)
+        new._struck.update(old._struck)
+        new.last_onset = getattr(old, "last_onset", new.start)
+        return new
 
     def bias(self, now: float, sounding: set[int]) -> np.ndarray:
         bias = super().bias(now, sounding)

@@ -176,3 +176,26 @@ def test_sync_keeps_clock_messages_out_of_the_queue_and_queues_stop():
     assert other.take(START, 3.0) and not other.clock.running
     other.take_from_port(START, 3.0)
     assert other.clock.running
+
+
+def test_a_note_off_never_comes_before_its_note_on_when_the_grid_moves():
+    """A DAW's tempo change moves the grid between a note's start and its end: snapped to the
+    new grid, the note-off could land before the note-on, and the note would never end."""
+    import dataclasses
+
+    from improvd.daemon.analysis import analyze_notes
+    from improvd.daemon.config import SteeringConfig
+    from improvd.daemon.events import Event, Note
+    from improvd.daemon.pulse import Pulse
+    from improvd.daemon.steering import Steering
+    from improvd.daemon.tokenizers.performance import PerformanceTokenizer
+
+    played = [Note(62 + 2 * (i % 4), 80, 0.25 * i, 0.25 * i + 0.2) for i in range(16)]
+    analysis = dataclasses.replace(analyze_notes(played), pulse=Pulse(0.125, 10.0, 4, 1.0))
+    s = Steering(SteeringConfig(), analysis, PerformanceTokenizer(), 10.0, 14.0,
+                 np.random.default_rng(0))
+    on = s.shape(Event(10.504, "note_on", 64, 80))
+    assert on.time == pytest.approx(10.5)  # snapped onto the grid
+    s.pulse = Pulse(0.125, 9.995, 4, 1.0)  # the clock's grid moved 5 ms earlier meanwhile...
+    off = s.shape(Event(10.500, "note_off", 64, 0))  # ...and would pull the note-off earlier
+    assert off.time >= on.time

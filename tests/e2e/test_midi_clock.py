@@ -48,6 +48,24 @@ def play_call(ears, bpm, beats=4.0):
     return max(n.end for n in heard)
 
 
+def clocked_answer(ears, source, daemon, bpm, during=None):
+    """Start the DAW's transport, play a call in its tempo, wait for the whole answer (calling
+    `during()` once it has begun), stop. Returns (when the call ended, the grid's tempo
+    segments as the listener received them)."""
+    source.command("start")
+    time.sleep(1.0)  # a couple of beats for the clock to settle
+    ended = play_call(ears, bpm)
+    assert ears.wait_for(lambda: answer_ons(ears, ended), timeout=4), daemon.log()[-3000:]
+    if during is not None:
+        during()
+    assert wait_answer_over(ears, daemon, timeout=20), \
+        f"the answer did not end: {notes_only(ears.messages(ended))[-6:]}\n{daemon.log()[-3000:]}"
+    source.command("stop")
+    time.sleep(0.2)
+    ticks = clock_grid.ticks_after_start(ears.messages())
+    return ended, clock_grid.segments(ticks, jumps=1 if during is not None else 0)
+
+
 def test_answers_land_on_the_clock_grid_at_90_120_160_bpm(ears, daw, start_daemon,
                                                           config_file):
     config = config_file({"policy": {"silence_ms": 600, "answer_bars": 2},
@@ -57,15 +75,7 @@ def test_answers_land_on_the_clock_grid_at_90_120_160_bpm(ears, daw, start_daemo
     errors, firsts = [], []
     for bpm in (90, 120, 160):
         source.command(f"bpm {bpm}")
-        source.command("start")
-        time.sleep(1.0)  # a couple of beats for the clock to settle
-        ended = play_call(ears, bpm)
-        assert ears.wait_for(lambda: answer_ons(ears, ended), timeout=4), daemon.log()[-3000:]
-        assert wait_answer_over(ears, daemon), \
-            f"the answer did not end: {notes_only(ears.messages(ended))[-6:]}\n{daemon.log()[-3000:]}"
-        source.command("stop")
-        time.sleep(0.2)
-        segs = clock_grid.segments(clock_grid.ticks_after_start(ears.messages()))
+        ended, segs = clocked_answer(ears, source, daemon, bpm)
         assert abs(segs[-1].bpm / bpm - 1) < 0.01
         sub = subdivision_of_last_call(daemon)
         ons = answer_ons(ears, ended)
@@ -88,16 +98,12 @@ def test_a_tempo_jump_mid_answer_is_followed_within_a_beat(ears, daw, start_daem
                           "sampling": {"seed": 6}})
     daemon = start_daemon(ears, ["--config", str(config)])
     source = daw(120, daemon.in_name, ears.in_name)
-    source.command("start")
-    time.sleep(1.0)
-    ended = play_call(ears, 120)
-    assert ears.wait_for(lambda: answer_ons(ears, ended), timeout=4), daemon.log()[-3000:]
-    time.sleep(1.0)
-    source.command("bpm 140")
-    assert wait_answer_over(ears, daemon, timeout=20), "the answer did not end"
-    source.command("stop")
-    time.sleep(0.2)
-    segs = clock_grid.segments(clock_grid.ticks_after_start(ears.messages()), jumps=1)
+
+    def jump():  # a second into the answer
+        time.sleep(1.0)
+        source.command("bpm 140")
+
+    ended, segs = clocked_answer(ears, source, daemon, 120, during=jump)
     assert [round(s.bpm) for s in segs] == [120, 140], segs
     jump = segs[1].a + segs[1].b * segs[1].first
     beat = 60 / 140
@@ -150,14 +156,7 @@ def test_output_latency_sends_the_answer_early_by_the_synths_latency(ears, daw, 
                           "sampling": {"seed": 5}})
     daemon = start_daemon(ears, ["--config", str(config)])
     source = daw(120, daemon.in_name, ears.in_name)
-    source.command("start")
-    time.sleep(1.0)
-    ended = play_call(ears, 120)
-    assert ears.wait_for(lambda: answer_ons(ears, ended), timeout=4), daemon.log()[-3000:]
-    assert wait_answer_over(ears, daemon), daemon.log()[-3000:]
-    source.command("stop")
-    time.sleep(0.2)
-    segs = clock_grid.segments(clock_grid.ticks_after_start(ears.messages()))
+    ended, segs = clocked_answer(ears, source, daemon, 120)
     sub = subdivision_of_last_call(daemon)
     # Each note-on arrives latency_s before its grid point: a synth that takes that long to
     # sound it sounds it on the grid.
@@ -179,14 +178,7 @@ def test_a_clock_on_its_own_port_drives_the_answers(
     daemon = start_daemon(ears, ["--config", str(config)])
     assert f"input {daemon.client_name}-clock:in open on jack, connected to {source.port}" \
         in daemon.log()
-    source.command("start")
-    time.sleep(1.0)
-    ended = play_call(ears, 120)
-    assert ears.wait_for(lambda: answer_ons(ears, ended), timeout=4), daemon.log()[-3000:]
-    assert wait_answer_over(ears, daemon), daemon.log()[-3000:]
-    source.command("stop")
-    time.sleep(0.2)
-    segs = clock_grid.segments(clock_grid.ticks_after_start(ears.messages()))
+    ended, segs = clocked_answer(ears, source, daemon, 120)
     errors_ms = [1000 * abs(clock_grid.grid_error(t, segs, subdivision_of_last_call(daemon)))
                  for t in answer_ons(ears, ended)]
     assert errors_ms and max(errors_ms) <= 1000 * TOLERANCE_S
