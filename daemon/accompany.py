@@ -101,6 +101,7 @@ class Accompanist:
     def __init__(self, engine):
         self.engine = engine
         self._response = None
+        self._heard = None  # the player's analysis the accompaniment is steered by
         self._steered_at = -float("inf")
 
     def follow(self, now: float) -> None:
@@ -111,6 +112,8 @@ class Accompanist:
         steering = e.steering
         pulse = steering.pulse if steering is not None else None
         beat = pulse.beat_s if pulse is not None else DEFAULT_BEAT_S
+        if r is not self._response:
+            self._heard = e.steering.analysis if e.steering is not None else None
         if r is not self._response or now - self._steered_at >= beat:
             self._resteer(r, now)
             self._response = r
@@ -124,18 +127,26 @@ class Accompanist:
 
     def _resteer(self, r, now: float) -> None:
         e = self.engine
-        analysis = e.sync.steer(e.analyzer.analysis(now), now)
-        if analysis is None or e.steering is None:
+        if e.steering is None:
+            return
+        # What the player has played so far; right after coming in (the analyzer closed the
+        # call and reopens it at the player's next note) what they played until then.
+        analysis = e.sync.steer(e.analyzer.analysis(now), now) or self._heard
+        if analysis is None:
             self._steered_at = now
             return
+        self._heard = analysis
         if e.steering.pulse is not None:  # the grid it came in on stays (a clock moves it)
             analysis = with_pulse(analysis, e.steering.pulse)
-        shift = OCTAVE[e.config.accompany.register]
+        side = e.config.accompany.register
+        low, _, high = analysis.register  # the player's
+        shift = OCTAVE[side]
         # (Keys still held count as notes of no length yet: no limit on holding a note.)
         analysis = dataclasses.replace(analysis, long_note=max(analysis.long_note, 4 * bar_s(
             analysis.pulse)), register=tuple(p + shift for p in analysis.register))
         e.steering = AccompanySteering.after(e.steering, e.config.steering, analysis, e.tok,
                                              r.started, r.end, e.sampler.rng, on_pulse=True)
+        e.steering.keep_clear(side, low if side == "below" else high)
         self._steered_at = now
 
 
@@ -157,6 +168,13 @@ class AccompanySteering(Steering):
         if key is not None:
             outside = ~np.isin(np.arange(128) % 12, sorted(key.scale))
             self._pitch_bias[outside] -= 6.0 * self.cfg.scale
+
+    def keep_clear(self, side: str, edge: float) -> None:
+        """Keep below (or above) the player's range: a note-on past its edge (the player's
+        10th / 90th percentile pitch) loses 6 nats, as strongly as the register is steered."""
+        pitches = np.arange(128)
+        past = pitches >= edge if side == "below" else pitches <= edge
+        self._pitch_bias[past] -= 6.0 * self.cfg.register
 
     @classmethod
     def after(cls, old: Steering, *args, **kwargs) -> AccompanySteering:

@@ -103,7 +103,7 @@ class ClockConfig:
 class AccompanyConfig:
     register: str = _field("below", choices=("below", "above"))  # an octave from the player's
     silence_beats: int = _field(2, lo=1, hi=64)  # the player's rest that makes improvd stop
-    start_notes: int = _field(4, lo=1, hi=64)  # notes the player plays before it comes in
+    start_notes: int = _field(6, lo=1, hi=64)  # notes the player plays before it comes in
 
 
 @dataclass(frozen=True)
