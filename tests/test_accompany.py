@@ -9,6 +9,7 @@ import pytest
 
 from improvd.daemon.accompany_metrics import clashes_per_minute, measure, register_offset
 from improvd.daemon.analysis import analyze_notes
+from improvd.daemon.answer_metrics import mean_of
 from improvd.daemon.config import Config
 from improvd.daemon.events import Note
 from improvd.daemon.offline_accompany import accompany_part
@@ -33,9 +34,8 @@ def test_plays_along_in_key_and_on_grid_with_the_hand_calls(shipped):
         for seed in SEEDS:
             part = accompany_part(Config(), shipped, call.events, seed=seed)
             rows.append(measure(call.notes, part, analysis))
-    key = np.mean([r["key_agreement"] for r in rows if r["key_agreement"] is not None])
-    grid = np.mean([r["on_grid"] for r in rows if r["on_grid"] is not None])
-    clashes = np.mean([r["clashes_per_minute"] for r in rows if r["clashes_per_minute"] is not None])
+    key, grid, clashes = (mean_of([r[k] for r in rows])
+                          for k in ("key_agreement", "on_grid", "clashes_per_minute"))
     print(f"{len(rows)} accompaniments: key agreement {key:.2f}, on grid {grid:.2f}, "
           f"{clashes:.1f} clashes a minute")
     assert sum(r["notes"] for r in rows) >= 3 * len(rows)  # it did play along

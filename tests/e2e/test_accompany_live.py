@@ -3,8 +3,6 @@ below it, and falls silent after the peer stops."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from synthetic_calls import call
