@@ -14,7 +14,6 @@ answers. Everything is measured at that outside client, against the ticks it rec
 from __future__ import annotations
 
 import logging
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from improvd.daemon.jackd import unique
 from improvd.daemon.midi_clock import TICKS_PER_BEAT, MidiClock
 from improvd.testsupport import clock_grid
 from improvd.testsupport.clock_source import ClockSource
+from improvd.testsupport.clocked_answer import clocked_answer, subdivision_of_last_call
 from improvd.testsupport.daemon_process import Daemon
 from improvd.testsupport.midi_peer import MidiPeer
 
@@ -66,15 +66,8 @@ def phase_errors(server, model: Path, tmp: Path, calls_per_tempo: int) -> dict[i
             for bpm in TEMPI:
                 for _ in range(calls_per_tempo):
                     source.command(f"bpm {bpm}")
-                    source.command("start")
-                    time.sleep(1.0)
-                    done = daemon.log().count("response done")
-                    ended = max(n.end for n in ears.play_notes(_call(bpm)))
-                    ears.wait_for(lambda: daemon.log().count("response done") > done, 15)
-                    source.command("stop")
-                    time.sleep(0.2)
-                    segs = clock_grid.segments(clock_grid.ticks_after_start(ears.messages()))
-                    sub = int(re.findall(r"call ended .*? bpm, (\d) per beat", daemon.log())[-1])
+                    ended, segs = clocked_answer(ears, source, daemon, _call(bpm))
+                    sub = subdivision_of_last_call(daemon)
                     errors.setdefault(bpm, []).extend(
                         clock_grid.grid_error(t, segs, sub) for t, _ in ears.note_ons(ended))
         finally:

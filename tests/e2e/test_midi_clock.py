@@ -4,7 +4,6 @@ where the answers land against the ticks it received itself."""
 
 from __future__ import annotations
 
-import re
 import time
 
 import numpy as np
@@ -12,6 +11,7 @@ import pytest
 from synthetic_calls import call
 
 from improvd.testsupport import clock_grid
+from improvd.testsupport.clocked_answer import clocked_answer, subdivision_of_last_call
 
 from .jack_helpers import sounding
 
@@ -29,41 +29,8 @@ def answer_ons(ears, since):
     return [t for t, m in ears.note_ons(since=since)]
 
 
-def wait_answer_over(ears, daemon, timeout=15.0) -> bool:
-    """Until the daemon logs one more finished answer than before (an answer may rest a while:
-    silence at the listener is no end)."""
-    done = daemon.log().count("response done")
-    return ears.wait_for(lambda: daemon.log().count("response done") > done, timeout)
-
-
-def subdivision_of_last_call(daemon) -> int:
-    found = re.findall(r"call ended .*?(\d+) bpm, (\d) per beat", daemon.log())
-    assert found, f"no clocked call in the log:\n{daemon.log()[-2000:]}"
-    return int(found[-1][1])
-
-
-def play_call(ears, bpm, beats=4.0):
-    notes = call(bpm, list(np.arange(0, beats, 0.5)), pitches=D_MAJOR, accent=30, t0=0.0)
-    heard = ears.play_notes(notes)
-    return max(n.end for n in heard)
-
-
-def clocked_answer(ears, source, daemon, bpm, during=None):
-    """Start the DAW's transport, play a call in its tempo, wait for the whole answer (calling
-    `during()` once it has begun), stop. Returns (when the call ended, the grid's tempo
-    segments as the listener received them)."""
-    source.command("start")
-    time.sleep(1.0)  # a couple of beats for the clock to settle
-    ended = play_call(ears, bpm)
-    assert ears.wait_for(lambda: answer_ons(ears, ended), timeout=4), daemon.log()[-3000:]
-    if during is not None:
-        during()
-    assert wait_answer_over(ears, daemon, timeout=20), \
-        f"the answer did not end: {notes_only(ears.messages(ended))[-6:]}\n{daemon.log()[-3000:]}"
-    source.command("stop")
-    time.sleep(0.2)
-    ticks = clock_grid.ticks_after_start(ears.messages())
-    return ended, clock_grid.segments(ticks, jumps=1 if during is not None else 0)
+def play_call(bpm, beats=4.0):
+    return call(bpm, list(np.arange(0, beats, 0.5)), pitches=D_MAJOR, accent=30, t0=0.0)
 
 
 def test_answers_land_on_the_clock_grid_at_90_120_160_bpm(ears, daw, start_daemon,
@@ -75,7 +42,7 @@ def test_answers_land_on_the_clock_grid_at_90_120_160_bpm(ears, daw, start_daemo
     errors, firsts = [], []
     for bpm in (90, 120, 160):
         source.command(f"bpm {bpm}")
-        ended, segs = clocked_answer(ears, source, daemon, bpm)
+        ended, segs = clocked_answer(ears, source, daemon, play_call(bpm))
         assert abs(segs[-1].bpm / bpm - 1) < 0.01
         sub = subdivision_of_last_call(daemon)
         ons = answer_ons(ears, ended)
@@ -103,7 +70,8 @@ def test_a_tempo_jump_mid_answer_is_followed_within_a_beat(ears, daw, start_daem
         time.sleep(1.0)
         source.command("bpm 140")
 
-    ended, segs = clocked_answer(ears, source, daemon, 120, during=jump)
+    ended, segs = clocked_answer(ears, source, daemon, play_call(120),
+                                 during=jump)
     assert [round(s.bpm) for s in segs] == [120, 140], segs
     jump = segs[1].a + segs[1].b * segs[1].first
     beat = 60 / 140
@@ -132,7 +100,7 @@ def test_stop_mid_answer_releases_every_note_at_once(ears, daw, start_daemon, co
     source = daw(120, daemon.in_name, ears.in_name)
     source.command("start")
     time.sleep(1.0)
-    ended = play_call(ears, 120)
+    ended = max(n.end for n in ears.play_notes(play_call(120)))
     assert ears.wait_for(lambda: sounding(notes_only(ears.messages(since=ended))), timeout=4), \
         daemon.log()[-3000:]
     source.command("stop")
@@ -156,7 +124,7 @@ def test_output_latency_sends_the_answer_early_by_the_synths_latency(ears, daw, 
                           "sampling": {"seed": 5}})
     daemon = start_daemon(ears, ["--config", str(config)])
     source = daw(120, daemon.in_name, ears.in_name)
-    ended, segs = clocked_answer(ears, source, daemon, 120)
+    ended, segs = clocked_answer(ears, source, daemon, play_call(120))
     sub = subdivision_of_last_call(daemon)
     # Each note-on arrives latency_s before its grid point: a synth that takes that long to
     # sound it sounds it on the grid.
@@ -178,7 +146,7 @@ def test_a_clock_on_its_own_port_drives_the_answers(
     daemon = start_daemon(ears, ["--config", str(config)])
     assert f"input {daemon.client_name}-clock:in open on jack, connected to {source.port}" \
         in daemon.log()
-    ended, segs = clocked_answer(ears, source, daemon, 120)
+    ended, segs = clocked_answer(ears, source, daemon, play_call(120))
     errors_ms = [1000 * abs(clock_grid.grid_error(t, segs, subdivision_of_last_call(daemon)))
                  for t in answer_ons(ears, ended)]
     assert errors_ms and max(errors_ms) <= 1000 * TOLERANCE_S
