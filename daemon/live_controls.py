@@ -58,6 +58,8 @@ class LiveControls:
     def take(self, msg) -> bool:
         """True when msg was a control of the map (or a Program Change) and was acted on."""
         kind = getattr(msg, "type", None) or getattr(msg, "kind", None)
+        if self.engine.channels and getattr(msg, "channel", 0) not in self.engine.channels:
+            return False  # a channel improvd does not listen to (midi.input_channels)
         if kind == "program_change":
             if self.on_program is not None:
                 log.info("program %d: switching model", msg.program)

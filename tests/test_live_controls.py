@@ -118,3 +118,11 @@ def test_the_mode_cc_switches_to_accompany_and_back(model_path, caplog):
     lines = [r.getMessage() for r in caplog.records]
     assert any("accompany: playing along" in line for line in lines)
     assert any("call and response: answering each phrase" in line for line in lines)
+
+
+def test_controls_on_a_channel_not_listened_to_are_left_alone(model_path):
+    rig = Rig(model_path, input_channels=[2])
+    rig.send("control_change", 16, 127, channel=5)  # channel 6: not improvd's
+    assert rig.engine.sampler.temperature == 1.0
+    rig.send("control_change", 16, 127, channel=1)  # channel 2
+    assert rig.engine.sampler.temperature == pytest.approx(temperature(127))
