@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 # name -> module; in run order
 BENCHMARKS = {
     "e2e_latency": "bench.e2e_latency",
+    "clock_sync": "bench.clock_sync",
     "process": "bench.process",
     "inference": "bench.inference",
     "markov_peer": "bench.markov_peer",

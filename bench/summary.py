@@ -10,7 +10,7 @@ from . import common
 
 log = logging.getLogger(__name__)
 
-ORDER = ("inference", "e2e_latency", "process", "training_throughput", "markov_peer",
+ORDER = ("inference", "e2e_latency", "clock_sync", "process", "training_throughput", "markov_peer",
          "fuzz_input", "soak")
 
 

@@ -160,16 +160,18 @@ def _check(config, runner) -> int:
 def serve(args, config, runner) -> int:
     """Open the ports, run the engine until SIGINT/SIGTERM; SIGHUP reloads settings and model."""
     import signal
+    import sys
     import threading
 
     from . import ports, supervisor
     from .companions import Companions
     from .engine import Engine
     from .metrics import EngineMetrics, MetricsFile
+    from .program_change import switch_model
     from .sd_notify import Notifier
 
     midi = config.midi
-    midi_in = midi_out = extras = watch = None
+    midi_in = midi_out = clock_in = extras = watch = None
     metrics = MetricsFile(args.metrics) if args.metrics else EngineMetrics()
     stopping, reload_asked, wake = threading.Event(), threading.Event(), threading.Event()
     wait = midi.missing_ports == "wait"
@@ -183,11 +185,16 @@ def serve(args, config, runner) -> int:
         engine = Engine(config, runner, midi_out, metrics=metrics)
         midi_in = ports.MidiInput(backend, midi.client_name, midi.input_name, virtual=midi.virtual,
                                   connect=list(midi.connect_input), wait_for_missing=wait,
-                                  callback=extras.attach(engine), clock=extras.wants_clock)
+                                  callback=extras.attach(engine),
+                                  clock=config.clock.source == "input" or extras.wants_clock)
+        if config.clock.source == "port":  # the DAW's clock on a port of its own
+            clock_in = ports.MidiInput(backend, f"{midi.client_name}-clock", "in",
+                                       connect=list(config.clock.connect),
+                                       callback=engine.sync.take_from_port, clock=True)
         watch = supervisor.watch(backend, midi.client_name, wake)
     except BaseException as exc:
         metrics.close()
-        for port in (midi_in, midi_out):  # leave no half-open client behind
+        for port in (midi_in, clock_in, midi_out):  # leave no half-open client behind
             if port is not None:
                 port.close()
         if extras is not None:
@@ -196,6 +203,13 @@ def serve(args, config, runner) -> int:
             raise CommandError(str(exc)) from None
         raise
     duties = supervisor.Supervisor(midi, midi_in, midi_out, engine, Notifier(), watch)
+    programs: list[int] = []  # Program Changes, loaded here: the engine thread never waits
+
+    def on_program(number):
+        programs.append(number)
+        wake.set()
+
+    engine.controls.on_program = on_program
 
     def on_stop(signum, frame):
         stopping.set()
@@ -205,6 +219,9 @@ def serve(args, config, runner) -> int:
         reload_asked.set()
         wake.set()
 
+    # A thread waiting for the GIL waits up to the switch interval (5 ms by default) while the
+    # engine thread generates: too long for a send due on a clock's beat or a tick's stamp.
+    sys.setswitchinterval(0.0005)
     signal.signal(signal.SIGINT, on_stop)
     signal.signal(signal.SIGTERM, on_stop)
     if hasattr(signal, "SIGHUP"):
@@ -223,10 +240,14 @@ def serve(args, config, runner) -> int:
             if reload_asked.is_set() and not stopping.is_set():
                 reload_asked.clear()
                 config = _reload(args, config, engine)
+            while programs and not stopping.is_set():
+                switch_model(engine, programs.pop(0), load_model)
     finally:
         log.info("stopping: releasing all notes")
         duties.notifier.send("STOPPING=1")
         midi_in.close()
+        if clock_in is not None:
+            clock_in.close()
         engine.stop()  # the scheduler panics: note-off for each sounding note + CC123
         midi_out.close()
         extras.close()  # after the last note-offs: recorded, and heard by the synth

@@ -63,8 +63,7 @@ class Companions:
         feed, heard = engine.feed, self.recorder.heard
 
         def feed_and_record(msg, t: float) -> None:  # the MIDI input thread: two queue puts
-            if msg.type != "clock":  # the clock is the recorder's tempo, nothing to the engine
-                feed(msg, t)
+            feed(msg, t)  # the engine takes a MIDI clock aside (clock_sync.py), never as a step
             heard(msg, t)
 
         return feed_and_record

@@ -38,6 +38,8 @@ class MidiConfig:
     output_channel: int = _field(1, lo=1, hi=16)
     thru: bool = _field(False)
     velocity_scale: float = _field(1.0, lo=0.0, hi=4.0)
+    # A synth's known output latency: the answer is sent this much early so it sounds on time.
+    output_latency_ms: float = _field(0.0, lo=0.0, hi=1000.0)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,10 @@ class PolicyConfig:
     # A key held this long counts as released once the call is otherwise over: a lost note-off
     # must not keep the call open forever.
     stuck_key_s: float = _field(60.0, lo=0.5, hi=3600.0)
+    # Answer length in bars (the answer then ends on a bar line); 0 = as `response` says.
+    answer_bars: int = _field(0, lo=0, hi=64)
+    # "call": answer each phrase; "accompany": play along while the player plays (accompany.py).
+    mode: str = _field("call", choices=("call", "accompany"))
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,32 @@ class RecordConfig:
 
 
 @dataclass(frozen=True)
+class ClockConfig:
+    """An incoming MIDI clock (a DAW): while it runs it is the pulse answers follow."""
+    source: str = _field("input", choices=("input", "port", "off"))  # where it comes in
+    connect: tuple[str, ...] = _field((), kind="str_list")  # ports the clock port connects to
+    beats_per_bar: int = _field(4, lo=1, hi=16)  # the DAW's meter (MIDI clock does not say)
+
+
+@dataclass(frozen=True)
+class AccompanyConfig:
+    register: str = _field("below", choices=("below", "above"))  # an octave from the player's
+    silence_beats: int = _field(2, lo=1, hi=64)  # the player's rest that makes improvd stop
+    start_notes: int = _field(6, lo=1, hi=64)  # notes the player plays before it comes in
+
+
+@dataclass(frozen=True)
+class ControlsConfig:
+    """Live controls: the CC number of each (-1 = not mapped); live_controls.py maps values."""
+    temperature_cc: int = _field(16, lo=-1, hi=127)
+    scale_lock_cc: int = _field(17, lo=-1, hi=127)
+    pulse_lock_cc: int = _field(18, lo=-1, hi=127)
+    answer_bars_cc: int = _field(19, lo=-1, hi=127)
+    panic_cc: int = _field(81, lo=-1, hi=127)
+    mode_cc: int = _field(80, lo=-1, hi=127)  # < 64 call and response, >= 64 accompany
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = _field("info", choices=("debug", "info", "warning", "error"))
 
@@ -123,6 +155,9 @@ class Config:
     steering: SteeringConfig = field(default_factory=SteeringConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
+    clock: ClockConfig = field(default_factory=ClockConfig)
+    controls: ControlsConfig = field(default_factory=ControlsConfig)
+    accompany: AccompanyConfig = field(default_factory=AccompanyConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def with_overrides(self, **flags: Any) -> Config:
@@ -200,7 +235,22 @@ def _build(data: dict[str, Any], base: Config, source: str) -> Config:
     if s.pitch_min > s.pitch_max:
         raise ConfigError(f"{source}: sampling.pitch_min ({s.pitch_min}) is above "
                           f"sampling.pitch_max ({s.pitch_max})")
+    _check_cc_map(config, source)
     return config
+
+
+def _check_cc_map(config: Config, source: str) -> None:
+    """Two controls on one CC (or one on the end-of-call pedal) would fire together."""
+    users: dict[int, str] = {}
+    if config.policy.end_call_cc >= 0:
+        users[config.policy.end_call_cc] = "policy.end_call_cc"
+    for name, number in as_dict(config.controls).items():
+        if number < 0:
+            continue
+        if number in users:
+            raise ConfigError(f"{source}: controls.{name} and {users[number]} both use CC "
+                              f"{number}; give each its own controller (-1 turns one off)")
+        users[number] = f"controls.{name}"
 
 
 def load(path: str | Path | None = None) -> Config:

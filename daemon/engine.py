@@ -23,14 +23,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .accompany import Accompanist, make_policy
 from .analysis import CallAnalyzer
+from .clock_sync import TRANSPORT_STOP, ClockSync
 from .config import Config
 from .events import Event
 from .handover import plan_answer
 from .input_queue import InputQueue
+from .live_controls import LiveControls
 from .metrics import EngineMetrics
 from .midi_events import to_event as midi_to_event
-from .policy import CallResponsePolicy, Respond, Stop
+from .output_latency import send_ahead_s
+from .policy import Respond, Stop
 from .sampling import Constraints, Sampler, legal_mask
 from .scheduler import ANSWER, THRU, Scheduler
 from .steering import Steering
@@ -76,6 +80,9 @@ class Engine:
         self.answers_done = 0  # answers ended (played out, or stopped by reload/shutdown/error)
         self.last_analysis = None  # CallAnalysis of the last call answered (tempo, key)
         self.alive_at = clock()  # the engine loop's last turn: a service watchdog checks it
+        self.sync = ClockSync(self.queue)  # a DAW's MIDI clock (clock_sync.py)
+        self.controls = LiveControls(self)  # the CC map and Program Change (live_controls.py)
+        self.accompanist = Accompanist(self)  # keeps an accompaniment going (accompany.py)
         self._install(config, runner)
 
     def _install(self, config: Config, runner) -> None:
@@ -84,7 +91,7 @@ class Engine:
         self.tok = runner.tokenizer
         self.context = make_context(runner)  # ContextWindow, or StepContextWindow
         self.analyzer = CallAnalyzer()
-        self.policy = CallResponsePolicy(config.policy, self.analyzer)
+        self.policy = make_policy(config, self.analyzer, self.sync)  # or accompany
         self.steering: Steering | None = None  # the current answer's (performance models)
         s = config.sampling
         self.sampler = Sampler(s.temperature, s.top_p, s.seed)
@@ -92,6 +99,9 @@ class Engine:
         self.channels = {c - 1 for c in config.midi.input_channels}  # empty = omni
         self.out_channel = config.midi.output_channel - 1
         self.response: _Response | None = None
+        self.sync.configure(config.clock.source, config.clock.beats_per_bar)
+        self.controls.configure(config.controls)
+        self.early_s = send_ahead_s(config.midi, self.scheduler.output)  # synth + port latency
 
     @property
     def dropped(self) -> int:
@@ -101,7 +111,8 @@ class Engine:
     # --- MIDI input thread -------------------------------------------------------------------
     def feed(self, msg, t: float) -> None:
         """The MIDI input callback: queue (msg, t) and return; never blocks, never raises."""
-        self.queue.put_input(msg, t)
+        if not self.sync.take(msg, t):  # clock messages never reach the queue or the model
+            self.queue.put_input(msg, t)
 
     # --- the owner's thread ------------------------------------------------------------------
     def start(self) -> None:
@@ -151,7 +162,8 @@ class Engine:
         elif r.closed:
             deadline = r.end
         else:  # generate again when half the lookahead has been played
-            deadline = self.context.response_time - self.config.sampling.lookahead_ms / 2000
+            deadline = (self.context.response_time - self.config.sampling.lookahead_ms / 2000
+                        - self.early_s)
         return HEARTBEAT_S if deadline is None else min(HEARTBEAT_S, max(0.0, deadline - now))
 
     def handle(self, msg, t: float) -> None:
@@ -161,6 +173,8 @@ class Engine:
             self._install(*t)
             log.info("reloaded the config and the model")
             return
+        if msg is TRANSPORT_STOP or self.controls.take(msg):  # a control is no note to hear
+            return self.panic() if msg is TRANSPORT_STOP else None
         self.queue.report_drops(self.clock())
         self.input_lag_s = max(self.input_lag_s, self.clock() - t)
         event = msg if isinstance(msg, Event) else self._to_event(msg, t)
@@ -196,12 +210,13 @@ class Engine:
 
     # --- the answer --------------------------------------------------------------------------
     def _start_response(self, d: Respond, now: float) -> None:
-        analysis = self.analyzer.end_call()
+        analysis = self.sync.steer(self.analyzer.end_call(), now)  # a running clock is the pulse
         self.answers += 1
         self.last_analysis = analysis
         if self.context.follow_tempo(analysis.pulse if analysis is not None else None):
             now = max(now, self.clock())  # hearing the call took time: plan from when it ended
-        plan = plan_answer(analysis, self.config.policy, now, d.response_seconds)
+        plan = plan_answer(analysis, self.config.policy, now + self.early_s, d.response_seconds)
+        self.sync.planned(plan.start, plan.end)
         log.info("call ended (%.1f s, %d notes; %s) - %s", d.call_seconds, d.notes,
                  analysis.describe() if analysis else "no notes", plan.describe(now))
         self.metrics.call_over(now)
@@ -221,7 +236,9 @@ class Engine:
     def _generate(self, now: float) -> None:
         r, ctx = self.response, self.context
         step_s = ctx.step_s
-        horizon = min(now + self.config.sampling.lookahead_ms / 1000, r.end)
+        self.sync.follow(r, self.steering, now)
+        self.accompanist.follow(now)
+        horizon = min(now + self.config.sampling.lookahead_ms / 1000 + self.early_s, r.end)
         initial_steps = self.config.sampling.max_initial_wait_ms // round(step_s * 1000)
         budget = MAX_TOKENS_PER_TICK
         while not r.closed and ctx.response_time < horizon and budget > 0:
@@ -282,7 +299,8 @@ class Engine:
                     self.last_reaction_s = e.time - r.call_ended
                     log.debug("reaction: first note due %.1f ms after the call ended",
                               self.last_reaction_s * 1000)
-            self.scheduler.push(e.time, dataclasses.replace(e, channel=self.out_channel), ANSWER)
+            e = dataclasses.replace(e, channel=self.out_channel)
+            self.scheduler.push(e.time - self.early_s, e, ANSWER)
 
     def _finish_response(self) -> None:
         r = self.response
@@ -298,6 +316,11 @@ class Engine:
         self.steering = None
         self.answers_done += 1
         self.policy.response_done()
+
+    def panic(self) -> None:
+        """Every note off now (the panic control, a DAW's Stop): the answer is dropped."""
+        self._abort_response()
+        self.scheduler.panic()
 
     def _abort_response(self) -> None:
         """Stop the answer now (error, reload, shutdown): release its notes, tell the model."""

@@ -2,7 +2,9 @@
 
 The answer comes in on the call's next beat (or bar line, `answer_start = "bar"`, when the call
 showed a meter) and lasts a whole number of beats (bars), so its phrase ends on the grid too.
-A call without a steady pulse, or `answer_start = "now"`, is answered at once, as before.
+A call without a steady pulse, or `answer_start = "now"`, is answered at once, as before. With
+`answer_bars` (and a meter: a DAW's clock, or a call that showed one) the answer lasts that many
+bars and ends on a bar line.
 """
 
 from __future__ import annotations
@@ -36,7 +38,20 @@ def plan_answer(analysis: CallAnalysis | None, cfg: PolicyConfig, now: float,
     earliest = now + MARGIN_S
     start = pulse.next_bar(earliest) if by_bar else pulse.next_beat(earliest)
     unit = pulse.beats_per_bar if by_bar else 1
+    if cfg.answer_bars and pulse.beats_per_bar is not None:
+        return Handover(start, _bar_end(pulse, start, cfg), "bar" if by_bar else "beat")
     units = max(1, round(length_s / (pulse.beat_s * unit)))
     while units > 1 and units * unit * pulse.beat_s > cfg.max_response_s:
         units -= 1
     return Handover(start, start + units * unit * pulse.beat_s, "bar" if by_bar else "beat")
+
+
+def _bar_end(pulse, start: float, cfg: PolicyConfig) -> float:
+    """answer_bars bar lines after the start (one that falls within half a beat of the start
+    does not count), fewer when that would pass max_response_s."""
+    bar_s = pulse.beat_s * pulse.beats_per_bar
+    first = pulse.next_bar(start + pulse.beat_s / 2)
+    bars = cfg.answer_bars
+    while bars > 1 and first + (bars - 1) * bar_s - start > cfg.max_response_s:
+        bars -= 1
+    return first + (bars - 1) * bar_s

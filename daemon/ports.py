@@ -241,7 +241,8 @@ class MidiInput(_Port):
                  connect: Iterable[str] = (), wait_for_missing: bool = False,
                  callback: Callable[[mido.Message, float], None], clock: bool = False):
         """callback(msg, t) runs on the input thread; t is time.monotonic() at arrival.
-        clock: MIDI clock messages reach the callback too (the recorder's tempo)."""
+        clock: let MIDI clock through (a DAW's tempo, clock_sync.py, and the session recorder's);
+        else rtmidi drops it."""
         self._callback = callback
         self._clock = clock
         self._errors = 0
@@ -254,8 +255,8 @@ class MidiInput(_Port):
         self._thread.start()
 
     def _adopt(self, rt) -> None:
-        # Sysex, MIDI clock and active sensing are of no use to the engine: rtmidi drops them
-        # (the clock only passes for the session recorder).
+        # Sysex and active sensing are of no use to the daemon: rtmidi drops them, and MIDI
+        # clock too unless this port reads a DAW's clock or the session recorder keeps it.
         rt.ignore_types(sysex=True, timing=not self._clock, active_sense=True)
         super()._adopt(rt)
 

@@ -139,8 +139,8 @@ class Steering:
                 t = float(nearest)
         if e.is_note_on:
             self._struck[e.pitch] = t
-        elif e.is_note_off:
-            self._struck.pop(e.pitch, None)
+        elif e.is_note_off:  # never before its note-on (the grid may have moved: a DAW's tempo)
+            t = max(t, self._struck.pop(e.pitch, t))
         if e.is_note_on and self.analysis is not None and self.cfg.dynamics > 0:
             return dataclasses.replace(e, time=t, velocity=self._velocity(e.velocity, t))
         return dataclasses.replace(e, time=t) if t != e.time else e

@@ -19,8 +19,8 @@ from bench.e2e_latency import measure
 from bench.harness import calls_over_after, dropped_messages
 from improvd.daemon.metrics import Metrics
 
-BENCHMARKS = ("e2e_latency", "process", "inference", "markov_peer", "training_throughput",
-              "fuzz_input", "soak")
+BENCHMARKS = ("e2e_latency", "clock_sync", "process", "inference", "markov_peer",
+              "training_throughput", "fuzz_input", "soak")
 
 
 @pytest.mark.e2e

@@ -24,8 +24,14 @@ class MidiPeer:
     JACK's realtime cycle and waits there for the GIL, and an overrun cycle garbles what it reads.
     """
 
-    def __init__(self, name: str | None = None):
+    def __init__(self, name: str | None = None, hear_clock: bool = False):
+        """hear_clock: also record MIDI clock ticks (a DAW's clock), and stamp what arrives with
+        JACK's cycle times (rtmidi's deltas) rather than with when this process's reader thread
+        got to it: a timing check must not measure its own thread's wake-ups."""
         self.name = name or unique("peer")
+        self._cycle_stamps = hear_clock
+        self._jack_s = 0.0  # rtmidi's deltas summed: JACK time since the first message
+        self._anchor = float("inf")  # monotonic - JACK time, the least seen (no reader delay)
         self._rt = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=self.name)
         self._rt.open_virtual_port("keys")
         self.out_name = f"{self.name}:keys"
@@ -34,7 +40,7 @@ class MidiPeer:
         self._lock = threading.Lock()
         self._in = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name=f"{self.name}-ears",
                                  queue_size_limit=16384)
-        self._in.ignore_types(sysex=False, timing=True, active_sense=True)
+        self._in.ignore_types(sysex=False, timing=not hear_clock, active_sense=True)
         self._in.open_virtual_port("in")
         self.in_name = f"{self.name}-ears:in"
         self._closing = threading.Event()
@@ -51,6 +57,10 @@ class MidiPeer:
             parser.feed(item[0])
             now = time.monotonic()
             with self._lock:
+                if self._cycle_stamps:  # kept as JACK time; messages() adds the anchor
+                    self._jack_s += item[1]
+                    self._anchor = min(self._anchor, now - self._jack_s)
+                    now = self._jack_s
                 self.received.extend((now, msg) for msg in parser)
 
     def send(self, msg: mido.Message) -> None:
@@ -93,7 +103,8 @@ class MidiPeer:
 
     def messages(self, since: float = 0.0, until: float = float("inf")):
         with self._lock:
-            return [(t, m) for t, m in self.received if since <= t < until]
+            anchor = self._anchor if self._cycle_stamps else 0.0
+            return [(t + anchor, m) for t, m in self.received if since <= t + anchor < until]
 
     def note_ons(self, since: float = 0.0, until: float = float("inf")):
         return [(t, m) for t, m in self.messages(since, until)

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 from model_fixtures import model_for_tests
 
-from .jack_helpers import Daemon, JackServer, MidiPeer, shared_server
+from improvd.daemon import jack
+from improvd.testsupport.clock_source import ClockSource
+
+from .jack_helpers import Daemon, JackServer, MidiPeer, shared_server, unique
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +68,29 @@ def start_daemon(jack_server, model_path):
     yield start
     for daemon in started:
         daemon.stop()
+
+
+@pytest.fixture
+def ears(jack_server):
+    """A peer that also hears a DAW's clock, stamped with JACK's cycle times."""
+    p = MidiPeer(hear_clock=True)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def daw(jack_server):
+    """daw(bpm, *ports) -> a DAW stand-in clock (testsupport/clock_source.py) wired to ports."""
+    sources = []
+
+    def start(bpm: float, *destinations: str) -> ClockSource:
+        source = ClockSource(jack_server.env, unique("daw"), bpm)
+        sources.append(source)
+        with jack.session() as server:
+            for port in destinations:
+                server.connect(source.port, port)
+        return source
+
+    yield start
+    for source in sources:
+        source.close()
