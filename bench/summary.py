@@ -10,8 +10,8 @@ from . import common
 
 log = logging.getLogger(__name__)
 
-ORDER = ("inference", "e2e_latency", "clock_sync", "process", "training_throughput", "markov_peer",
-         "fuzz_input", "soak")
+ORDER = ("inference", "e2e_latency", "clock_sync", "process", "training_throughput",
+         "markov_peer", "fuzz_input", "soak")
 
 
 def format_value(f: dict) -> str:
