@@ -14,7 +14,6 @@ second.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import queue
@@ -22,6 +21,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from .analysis import CallAnalyzer
 from .config import Config
@@ -92,6 +93,7 @@ class Engine:
         self.channels = {c - 1 for c in config.midi.input_channels}  # empty = omni
         self.out_channel = config.midi.output_channel - 1
         self.response: _Response | None = None
+        self._mask = np.zeros(self.tok.vocab_size, dtype=bool)  # refilled for every token
 
     @property
     def dropped(self) -> int:
@@ -238,7 +240,8 @@ class Engine:
                 mask = ctx.legal_mask(self.constraints)
             else:
                 mask = legal_mask(self.tok, ctx.response_sounding, self.constraints,
-                                  max_shift_steps=longest, tokens_at_instant=r.tokens_at_instant)
+                                  max_shift_steps=longest, tokens_at_instant=r.tokens_at_instant,
+                                  out=self._mask)
             logits = ctx.logits
             if steer is not None:
                 logits = logits + steer.bias(ctx.response_time, ctx.response_sounding)
@@ -273,8 +276,9 @@ class Engine:
         for e in events:
             if self.steering is not None:
                 e = self.steering.shape(e)
+            velocity = e.velocity
             if e.is_note_on:
-                e = dataclasses.replace(e, velocity=max(1, min(127, round(e.velocity * scale))))
+                velocity = max(1, min(127, round(e.velocity * scale)))
                 r.notes += 1
                 self.metrics.note_due(e.pitch, e.time)
                 if r.first_note_due is None:
@@ -282,7 +286,9 @@ class Engine:
                     self.last_reaction_s = e.time - r.call_ended
                     log.debug("reaction: first note due %.1f ms after the call ended",
                               self.last_reaction_s * 1000)
-            self.scheduler.push(e.time, dataclasses.replace(e, channel=self.out_channel), ANSWER)
+            # One new Event per sent message (scaled velocity, the output channel), no copies.
+            self.scheduler.push(e.time, Event(e.time, e.kind, e.pitch, velocity,
+                                              self.out_channel), ANSWER)
 
     def _finish_response(self) -> None:
         r = self.response
