@@ -105,7 +105,6 @@ class OnnxRecurrentRunner(OnnxRunner):
         self._sets = sets
         self._side = 0  # sets[_side] holds the current state
         self._bound = [self._bind(sets[0], sets[1]), self._bind(sets[1], sets[0])]
-        self._run_options = ort.RunOptions()
 
     @property
     def state(self) -> list[np.ndarray]:
@@ -129,7 +128,9 @@ class OnnxRecurrentRunner(OnnxRunner):
     def advance(self, token: int) -> np.ndarray:
         """Feed one token; returns (and keeps) the logits for the next one."""
         self._token[0, 0] = token
-        self.session.run_with_iobinding(self._bound[self._side], self._run_options)
+        # No RunOptions: onnxruntime 1.31 looks a missing key up in them by raising and
+        # catching an error, which costs more than the LSTM step itself.
+        self.session.run_with_iobinding(self._bound[self._side])
         self._side ^= 1
         self.steps += 1
         return self.logits
