@@ -162,7 +162,7 @@ def serve(args, config, runner) -> int:
     import signal
     import threading
 
-    from . import ports, supervisor
+    from . import ports, realtime, supervisor
     from .companions import Companions
     from .engine import Engine
     from .metrics import EngineMetrics, MetricsFile
@@ -173,6 +173,7 @@ def serve(args, config, runner) -> int:
     metrics = MetricsFile(args.metrics) if args.metrics else EngineMetrics()
     stopping, reload_asked, wake = threading.Event(), threading.Event(), threading.Event()
     wait = midi.missing_ports == "wait"
+    realtime.configure(config.realtime.priority, config.realtime.lock_memory)
     try:
         backend = supervisor.choose_backend(midi.backend, wait)
         extras = Companions.start_synth(config, backend)  # synth, recorder, status line
@@ -183,7 +184,8 @@ def serve(args, config, runner) -> int:
         engine = Engine(config, runner, midi_out, metrics=metrics)
         midi_in = ports.MidiInput(backend, midi.client_name, midi.input_name, virtual=midi.virtual,
                                   connect=list(midi.connect_input), wait_for_missing=wait,
-                                  callback=extras.attach(engine), clock=extras.wants_clock)
+                                  callback=extras.attach(engine), clock=extras.wants_clock,
+                                  busy=engine.wants_prompt_input)
         watch = supervisor.watch(backend, midi.client_name, wake)
     except BaseException as exc:
         metrics.close()

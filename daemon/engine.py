@@ -105,6 +105,11 @@ class Engine:
         """The MIDI input callback: queue (msg, t) and return; never blocks, never raises."""
         self.queue.put_input(msg, t)
 
+    def wants_prompt_input(self) -> bool:
+        """The input thread must look often (input_timing.py): an answer plays (a barge-in is
+        heard at once) or the player's notes go thru. Any thread: it reads two references."""
+        return self.response is not None or self.config.midi.thru
+
     # --- the owner's thread ------------------------------------------------------------------
     def start(self) -> None:
         self.scheduler.start()
