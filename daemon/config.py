@@ -110,6 +110,14 @@ class RecordConfig:
 
 
 @dataclass(frozen=True)
+class RealtimeConfig:
+    """Real-time scheduling of the scheduler and MIDI input threads, where permitted
+    (realtime.py)."""
+    priority: int = _field(20, lo=0, hi=99)  # SCHED_FIFO priority; 0 = normal scheduling
+    lock_memory: bool = _field(True)  # mlockall, only where the memlock limit is unlimited
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = _field("info", choices=("debug", "info", "warning", "error"))
 
@@ -123,6 +131,7 @@ class Config:
     steering: SteeringConfig = field(default_factory=SteeringConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
+    realtime: RealtimeConfig = field(default_factory=RealtimeConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def with_overrides(self, **flags: Any) -> Config:
