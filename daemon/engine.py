@@ -34,6 +34,7 @@ from .midi_events import to_event as midi_to_event
 from .policy import CallResponsePolicy, Respond, Stop
 from .sampling import Constraints, Sampler, legal_mask
 from .scheduler import ANSWER, THRU, Scheduler
+from .speculation import Speculation
 from .steering import Steering
 from .step_context import make_context
 
@@ -94,6 +95,7 @@ class Engine:
         self.out_channel = config.midi.output_channel - 1
         self.response: _Response | None = None
         self._mask = np.zeros(self.tok.vocab_size, dtype=bool)  # refilled for every token
+        self.speculation = Speculation(self, log)  # the answer's start, computed ahead
 
     @property
     def dropped(self) -> int:
@@ -106,9 +108,12 @@ class Engine:
         self.queue.put_input(msg, t)
 
     def wants_prompt_input(self) -> bool:
-        """The input thread must look often (input_timing.py): an answer plays (a barge-in is
-        heard at once) or the player's notes go thru. Any thread: it reads two references."""
-        return self.response is not None or self.config.midi.thru
+        """The input thread must look often (input_timing.py): a call is open (its end, a
+        pedal, must be heard at once), an answer plays (a barge-in too) or the player's notes go
+        thru. Any thread: it only reads references."""
+        p = self.policy
+        return (self.response is not None or self.config.midi.thru or p.call_start is not None
+                or bool(p.held))
 
     # --- the owner's thread ------------------------------------------------------------------
     def start(self) -> None:
@@ -159,10 +164,14 @@ class Engine:
             deadline = r.end
         else:  # generate again when half the lookahead has been played
             deadline = self.context.response_time - self.config.sampling.lookahead_ms / 2000
+        if (ahead := self.speculation.wake_at()) is not None:
+            deadline = ahead if deadline is None else min(deadline, ahead)
         return HEARTBEAT_S if deadline is None else min(HEARTBEAT_S, max(0.0, deadline - now))
 
     def handle(self, msg, t: float) -> None:
         """One queued input message (or a reload request)."""
+        if self.speculation.pending:  # the call goes on: the answer computed ahead is dropped
+            self.speculation.abandon()
         if msg is _RELOAD:
             self._abort_response()
             self._install(*t)
@@ -194,10 +203,16 @@ class Engine:
         """Time has passed: maybe end the call, generate the answer up to now + lookahead."""
         # With input still queued the silence is not real yet: a backlog (a flood, a slow machine)
         # would otherwise turn each old note into a call of its own.
+        if self.speculation.pending:  # committed at its deadline if no input came first
+            if now < self.speculation.deadline or not self.queue.empty():
+                return
+            self.speculation.commit()
         if self.response is None and self.queue.empty():
             decision = self.policy.poll(now)
             if isinstance(decision, Respond):
                 self._start_response(decision, now)
+            else:
+                self.speculation.try_start(now, Respond)
         if self.response is not None:
             self._generate(now)
 
@@ -312,6 +327,8 @@ class Engine:
 
     def _abort_response(self) -> None:
         """Stop the answer now (error, reload, shutdown): release its notes, tell the model."""
+        if self.speculation.pending:  # nothing of it was sent
+            self.speculation.abandon()
         if self.response is None:
             return
         self.scheduler.cancel_pending_and_release(ANSWER, self.out_channel)

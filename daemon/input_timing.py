@@ -3,8 +3,10 @@
 python-rtmidi has no blocking read, and its callback would run inside JACK's realtime cycle and
 wait there for Python's GIL (ports.py). So the input thread polls, but only fast (every
 millisecond) while something is going on: input came in the last ACTIVE_S, or the engine wants
-prompt input (an answer is playing and may be barged in on, or midi.thru forwards the player's
-notes). Otherwise it looks every IDLE_POLL_S, which keeps an idle daemon's CPU near zero.
+prompt input (a call is open, an answer is playing and may be barged in on, or midi.thru
+forwards the player's notes). Otherwise it looks every IDLE_POLL_S, which keeps an idle daemon's
+CPU near zero: only the first note of a call can be read up to IDLE_POLL_S late, with its time
+kept (below), and nothing is played in reply to a first note.
 
 A slower look must not blur the timing the call analysis and the policy read: each message is
 stamped from rtmidi's delta to the message before it, chained from the previous message's stamp,
@@ -17,7 +19,7 @@ between, such as active sensing), the error stays below one poll interval.
 from __future__ import annotations
 
 FAST_POLL_S = 0.001
-IDLE_POLL_S = 0.01
+IDLE_POLL_S = 0.02
 ACTIVE_S = 2.0  # after the last input the thread keeps looking fast this long
 
 
