@@ -13,7 +13,8 @@ stamped from rtmidi's delta to the message before it, chained from the previous 
 and kept inside the window it must have arrived in: after the last look that found the queue
 empty, and before now. When rtmidi's deltas hold (they are the backend's own arrival times), the
 stamps are as exact as with a 1 ms poll; when they do not (a message the backend dropped in
-between, such as active sensing), the error stays below one poll interval.
+between, such as active sensing), the error stays below one poll interval. The first message of
+a connection has no delta: until it has come, the thread looks every millisecond.
 """
 
 from __future__ import annotations
@@ -23,9 +24,13 @@ IDLE_POLL_S = 0.02
 ACTIVE_S = 2.0  # after the last input the thread keeps looking fast this long
 
 
-def poll_interval(since_input_s: float, engine_busy: bool) -> float:
-    """How long the input thread may sleep before it looks again."""
-    return FAST_POLL_S if engine_busy or since_input_s < ACTIVE_S else IDLE_POLL_S
+def poll_interval(since_input_s: float, engine_busy: bool, anchored: bool = True) -> float:
+    """How long the input thread may sleep before it looks again. anchored: every connection
+    has stamped a message; until then a message cannot be placed by its delta (rtmidi gives the
+    first one none), only by when it was read, so the thread looks fast."""
+    if engine_busy or not anchored or since_input_s < ACTIVE_S:
+        return FAST_POLL_S
+    return IDLE_POLL_S
 
 
 class ArrivalStamps:

@@ -284,7 +284,9 @@ class MidiInput(_Port):
                 since[0] = looked if len(batch) < 1024 else -float("inf")
             if not busy:
                 engine_busy = self._busy is not None and self._busy()
-                self._closing.wait(poll_interval(time.monotonic() - last_input, engine_busy))
+                anchored = all(stamper.last is not None for _, _, stamper, _ in sources)
+                self._closing.wait(poll_interval(time.monotonic() - last_input, engine_busy,
+                                                 anchored))
 
     def _deliver(self, batch, parser, stamper: ArrivalStamps | None = None,
                  since: float = -float("inf")) -> None:

@@ -42,3 +42,5 @@ def test_the_thread_looks_fast_only_while_something_goes_on():
     assert poll_interval(0.0, engine_busy=False) == FAST_POLL_S
     assert poll_interval(ACTIVE_S + 1, engine_busy=True) == FAST_POLL_S
     assert poll_interval(ACTIVE_S + 1, engine_busy=False) == IDLE_POLL_S > FAST_POLL_S
+    # Nothing to chain the first message's time from: looked for fast until it has come.
+    assert poll_interval(ACTIVE_S + 1, engine_busy=False, anchored=False) == FAST_POLL_S
