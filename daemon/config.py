@@ -113,7 +113,9 @@ class RecordConfig:
 class RealtimeConfig:
     """Real-time scheduling of the scheduler and MIDI input threads, where permitted
     (realtime.py)."""
-    priority: int = _field(20, lo=0, hi=99)  # SCHED_FIFO priority; 0 = normal scheduling
+    # SCHED_FIFO priority of the sender and input threads (the engine's one less); 0 = normal.
+    # Below JACK's threads (jackd's default is 10, its clients run at 5).
+    priority: int = _field(4, lo=0, hi=99)
     lock_memory: bool = _field(True)  # mlockall, only where the memlock limit is unlimited
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import realtime
 from .analysis import CallAnalyzer
 from .config import Config
 from .events import Event
@@ -137,6 +138,7 @@ class Engine:
 
     # --- the engine thread (tests call handle/tick directly, on their own clock) -------------
     def _loop(self) -> None:
+        realtime.enter("engine", below=1)  # below the sender: see realtime.py
         while True:
             self.alive_at = self.clock()
             try:

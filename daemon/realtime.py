@@ -2,7 +2,11 @@
 
 The scheduler thread (it sends the answer's notes at their due times) and the MIDI input thread
 (it stamps what the player plays) ask for SCHED_FIFO when they start: a normal process on a
-loaded machine then waits no time slice before them. Without the right (RLIMIT_RTPRIO: the
+loaded machine then waits no time slice before them. The engine thread asks for one step less:
+all three are Python threads and share the GIL, and a normal-priority engine thread preempted
+while it holds the GIL would keep the sender waiting for as long as the load keeps it off the
+CPU (measured: tens of ms beside a busy loop per core). The default priority stays below JACK's
+own threads, so a flood that keeps the engine busy never takes a core from the audio server. Without the right (RLIMIT_RTPRIO: the
 systemd unit's LimitRTPRIO, or the audio group's rtprio limit on a desktop, see the README) they
 run as before, and one log line says so.
 
@@ -44,18 +48,20 @@ def configure(priority: int, lock_memory: bool) -> None:
         lock_all_memory()
 
 
-def enter(what: str) -> bool:
-    """Called by a thread as it starts: SCHED_FIFO at the configured priority for this thread
-    (on Linux, pid 0 means the calling thread). False when not asked for or not permitted."""
-    if _priority <= 0:
+def enter(what: str, below: int = 0) -> bool:
+    """Called by a thread as it starts: SCHED_FIFO at the configured priority (less `below`)
+    for this thread (on Linux, pid 0 means the calling thread). False when not asked for, not
+    permitted, or the priority less `below` is under 1."""
+    priority = _priority - below
+    if _priority <= 0 or priority < 1:
         return False
     if not hasattr(os, "sched_setscheduler"):  # macOS, Windows: not offered by Python
         return _refuse(what, "not available on this system")
     try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(_priority))
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
     except OSError as exc:
         return _refuse(what, exc.strerror or str(exc))
-    log.info("%s thread runs real-time (SCHED_FIFO, priority %d)", what, _priority)
+    log.info("%s thread runs real-time (SCHED_FIFO, priority %d)", what, priority)
     return True
 
 

@@ -1,5 +1,5 @@
 """`improvd run` on a real JACK server: its sending and input threads run SCHED_FIFO at the
-configured priority where the system permits it, and say so in one line where it does not."""
+configured priority where the system permits it (the engine thread one lower)."""
 
 from __future__ import annotations
 
@@ -50,8 +50,10 @@ def test_the_sending_and_input_threads_run_fifo_at_the_configured_priority(
         if priority:
             assert f"scheduler thread runs real-time (SCHED_FIFO, priority {priority})" in log
             assert "MIDI input thread runs real-time" in log
+            assert f"engine thread runs real-time (SCHED_FIFO, priority {priority - 1})" in log
         else:
             assert "real-time" not in log
     # JACK's own client threads run FIFO at the server's choice either way; the daemon adds its
-    # scheduler and MIDI input threads at the configured priority, and nothing at priority 0.
-    assert fifo[13] == sorted(fifo[0] + [13, 13]), fifo
+    # scheduler and MIDI input threads at the configured priority and its engine thread one
+    # lower, and nothing at priority 0.
+    assert fifo[13] == sorted(fifo[0] + [12, 13, 13]), fifo
