@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path,
                         help="benchmark this exported .onnx (default: models/default.onnx)")
     parser.add_argument("--load", choices=("both", "quiet", "busy"), default="both",
-                        help="run the timing benchmarks (%s) quiet, beside a busy loop on "
-                             "every core, or both (default)" % ", ".join(load.TIMED))
+                        help=f"run the timing benchmarks ({', '.join(load.TIMED)}) quiet, beside "
+                             "a busy loop on every core, or both (default)")
     args = parser.parse_args(argv)
     if args.model is not None:
         if not args.model.is_file():

@@ -30,8 +30,8 @@ import mido
 import rtmidi
 
 from . import jack, realtime
-from .input_timing import ArrivalStamps, poll_interval
 from .events import Event
+from .input_timing import ArrivalStamps, poll_interval
 from .midi_events import to_message
 
 log = logging.getLogger(__name__)

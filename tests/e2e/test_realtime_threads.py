@@ -43,7 +43,8 @@ def test_the_sending_and_input_threads_run_fifo_at_the_configured_priority(
         daemon = start_daemon(peer, ["--config", str(config)])
         since = time.monotonic()
         peer.play([60, 64])  # an answer: the daemon is through its start
-        assert peer.wait_for(lambda: peer.note_ons(since=since), timeout=5), daemon.log()
+        assert peer.wait_for(lambda since=since: peer.note_ons(since=since), timeout=5), \
+            daemon.log()
         fifo[priority] = sorted(fifo_threads(daemon.pid))
         log = daemon.log()
         daemon.stop()
