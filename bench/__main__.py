@@ -1,20 +1,23 @@
-"""`python -m bench [--quick] [--only NAME ...]`: run the benchmarks, write bench/results/.
+"""`python -m bench [--quick] [--only NAME ...] [--load both|quiet|busy]`: run the benchmarks.
 
 Each benchmark writes bench/results/<name>.json (figures with their targets and pass flags) and
-PNG histograms; summary.md is then rebuilt from every JSON file there. The JACK benchmarks run
-first and TensorFlow loads last, so its threads do not share the machine with the latency runs.
+PNG histograms; summary.md is then rebuilt from every JSON file there. The timing benchmarks
+(load.py) run twice by default: quiet, then beside a busy loop on every core (<name>_loaded.json,
+the load named in the table). The JACK benchmarks run first and TensorFlow loads last, so its
+threads do not share the machine with the latency runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
 import time
 from pathlib import Path
 
-from . import common, summary
+from . import common, load, summary
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="where to write the results (default bench/results)")
     parser.add_argument("--model", type=Path,
                         help="benchmark this exported .onnx (default: models/default.onnx)")
+    parser.add_argument("--load", choices=("both", "quiet", "busy"), default="both",
+                        help=f"run the timing benchmarks ({', '.join(load.TIMED)}) quiet, beside "
+                             "a busy loop on every core, or both (default)")
     args = parser.parse_args(argv)
     if args.model is not None:
         if not args.model.is_file():
@@ -50,24 +56,33 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     failed = []
     for name in args.only or BENCHMARKS:
-        started = time.monotonic()
-        log.info("running %s%s", name, " (quick)" if args.quick else "")
-        try:
-            out = importlib.import_module(BENCHMARKS[name]).run(quick=args.quick,
-                                                                results_dir=args.results)
-        except Exception:
-            log.exception("benchmark %s failed", name)
-            failed.append(name)
-            continue
-        for f in out["figures"]:
-            print(summary.format_line(f))
-        log.info("%s took %.0f s", name, time.monotonic() - started)
+        loads = ("quiet", "busy") if args.load == "both" else (args.load,)
+        for how in loads if name in load.TIMED else ("quiet",):
+            if not _run_one(name, how, args):
+                failed.append(name if how == "quiet" else f"{name} ({how})")
     path = summary.write_summary(args.results)
     print(f"summary: {path}")
     if failed:
         print(f"failed to run: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _run_one(name: str, how: str, args) -> bool:
+    started = time.monotonic()
+    log.info("running %s%s%s", name, " (quick)" if args.quick else "",
+             " beside a busy loop on every core" if how == "busy" else "")
+    try:
+        with load.busy_loops() if how == "busy" else contextlib.nullcontext():
+            out = importlib.import_module(BENCHMARKS[name]).run(quick=args.quick,
+                                                                results_dir=args.results)
+    except Exception:
+        log.exception("benchmark %s failed", name)
+        return False
+    for f in out["figures"]:
+        print(summary.format_line(f))
+    log.info("%s took %.0f s", name, time.monotonic() - started)
+    return True
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,6 +55,23 @@ def time_calls(fn: Callable[[], object], n: int) -> list[float]:
         fn()
         out.append(time.perf_counter() - started)
     return out
+
+
+@contextmanager
+def pinned(cpu: int | None = None):
+    """The calling thread on one CPU (the last one allowed, by default) while the block runs;
+    yields the CPU, or None where affinity cannot be set (then nothing changes)."""
+    try:
+        allowed = os.sched_getaffinity(0)
+        cpu = max(allowed) if cpu is None else cpu
+        os.sched_setaffinity(0, {cpu})  # pid 0: this thread on Linux
+    except (AttributeError, OSError):
+        yield None
+        return
+    try:
+        yield cpu
+    finally:
+        os.sched_setaffinity(0, allowed)
 
 
 def involuntary_switches() -> int:
@@ -106,9 +124,29 @@ def model_under_test(tmp_dir: Path) -> tuple[Path, str]:
     return path, "random-weights fixture (models/default.onnx not shipped yet)"
 
 
+_load: str | None = None  # the load a run is made under (load.py); None: no load of ours
+
+
+@contextmanager
+def loaded(label: str):
+    """Results written inside are the loaded run's: <name>_loaded.json, the load named."""
+    global _load
+    _load = label
+    try:
+        yield
+    finally:
+        _load = None
+
+
+def _suffixed(path: Path) -> Path:
+    return path if _load is None else path.with_name(f"{path.stem}_loaded{path.suffix}")
+
+
 def write_result(name: str, result: dict, results_dir: Path = RESULTS_DIR) -> Path:
-    """bench/results/<name>.json, written beside and renamed: never a half-written file."""
-    return write_json_atomic(results_dir / f"{name}.json", result, sort_keys=False, default=float)
+    """bench/results/<name>.json (<name>_loaded.json under load), written beside and renamed:
+    never a half-written file."""
+    return write_json_atomic(_suffixed(results_dir / f"{name}.json"), result, sort_keys=False,
+                             default=float)
 
 
 def histogram(samples_ms: dict[str, Sequence[float]], path: Path, title: str,
@@ -117,6 +155,7 @@ def histogram(samples_ms: dict[str, Sequence[float]], path: Path, title: str,
     series = {k: v for k, v in samples_ms.items() if len(v)}
     if not series:
         return None
+    path = _suffixed(path)
     import matplotlib
 
     matplotlib.use("Agg")  # no display on a headless machine
@@ -147,7 +186,7 @@ def histogram(samples_ms: dict[str, Sequence[float]], path: Path, title: str,
 
 def result(name: str, quick: bool, figures: list[dict], details: dict) -> dict:
     return {"benchmark": name, "date": now_utc(), "machine": machine(), "quick": quick,
-            "figures": figures, "details": details}
+            "load": _load, "figures": figures, "details": details}
 
 
 def run_alone(prog: str, doc: str, option: str, default: float, run: Callable) -> int:

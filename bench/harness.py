@@ -66,12 +66,13 @@ def private_jack_server() -> Iterator[object]:
 
 def write_config(path: Path, *, silence_ms: int = 60, response_s: float = 0.5,
                  seed: int = 1) -> Path:
-    """Settings for timing runs: short calls count, a fixed short answer, no initial wait (so the
-    first answer note is due at the instant the call ends: reaction is all system latency)."""
+    """Settings for timing runs: short calls count, a fixed short answer, the answer at once
+    (not on the call's next beat) with no initial wait, and the call ended by silence alone: the
+    first answer note is due at the instant the call ends, so reaction is all system latency."""
     path.write_text(
         "[policy]\n"
         f"silence_ms = {silence_ms}\nmin_call_ms = 0\nresponse = {response_s}\n"
-        "barge_in = \"continue\"\n"
+        "barge_in = \"continue\"\nanswer_start = \"now\"\nend_on_pulse = false\n"
         "[sampling]\n"
         f"seed = {seed}\nmax_initial_wait_ms = 0\n")
     return path

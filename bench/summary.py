@@ -47,7 +47,9 @@ def load_results(results_dir: Path) -> list[dict]:
         except (OSError, json.JSONDecodeError) as exc:
             log.warning("skipping %s: %s", path, exc)
     rank = {name: i for i, name in enumerate(ORDER)}
-    return sorted(found, key=lambda r: rank.get(r.get("benchmark"), len(ORDER)))
+    # The loaded run of a benchmark right below its quiet run.
+    return sorted(found, key=lambda r: (rank.get(r.get("benchmark"), len(ORDER)),
+                                        bool(r.get("load"))))
 
 
 def render(results: list[dict]) -> str:
@@ -60,9 +62,10 @@ def render(results: list[dict]) -> str:
              "|---|---|---|---|---|---|---|"]
     for r in results:
         quick = " (quick run)" if r.get("quick") else ""
+        under = f" [under load: {r['load']}]" if r.get("load") else ""
         for f in r["figures"]:
             why = f["why"].replace("|", "/")
-            lines.append(f"| {f['figure']} | {f['target']} | {format_value(f)} | "
+            lines.append(f"| {f['figure']}{under} | {f['target']} | {format_value(f)} | "
                          f"{format_pass(f)} | {why} | {r['date']}{quick} | "
                          f"{_machine(r['machine'])} |")
     models = sorted({r["details"]["model"] for r in results if "model" in r.get("details", {})})

@@ -163,7 +163,7 @@ def serve(args, config, runner) -> int:
     import sys
     import threading
 
-    from . import ports, supervisor
+    from . import ports, realtime, supervisor
     from .companions import Companions
     from .engine import Engine
     from .metrics import EngineMetrics, MetricsFile
@@ -175,6 +175,7 @@ def serve(args, config, runner) -> int:
     metrics = MetricsFile(args.metrics) if args.metrics else EngineMetrics()
     stopping, reload_asked, wake = threading.Event(), threading.Event(), threading.Event()
     wait = midi.missing_ports == "wait"
+    realtime.configure(config.realtime.priority, config.realtime.lock_memory)
     try:
         backend = supervisor.choose_backend(midi.backend, wait)
         extras = Companions.start_synth(config, backend)  # synth, recorder, status line
@@ -186,11 +187,13 @@ def serve(args, config, runner) -> int:
         midi_in = ports.MidiInput(backend, midi.client_name, midi.input_name, virtual=midi.virtual,
                                   connect=list(midi.connect_input), wait_for_missing=wait,
                                   callback=extras.attach(engine),
-                                  clock=config.clock.source == "input" or extras.wants_clock)
+                                  clock=config.clock.source == "input" or extras.wants_clock,
+                                  busy=engine.wants_prompt_input)
         if config.clock.source == "port":  # the DAW's clock on a port of its own
             clock_in = ports.MidiInput(backend, f"{midi.client_name}-clock", "in",
                                        connect=list(config.clock.connect),
-                                       callback=engine.sync.take_from_port, clock=True)
+                                       callback=engine.sync.take_from_port, clock=True,
+                                       busy=engine.wants_prompt_input)
         watch = supervisor.watch(backend, midi.client_name, wake)
     except BaseException as exc:
         metrics.close()

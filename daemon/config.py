@@ -142,6 +142,16 @@ class ControlsConfig:
 
 
 @dataclass(frozen=True)
+class RealtimeConfig:
+    """Real-time scheduling of the scheduler and MIDI input threads, where permitted
+    (realtime.py)."""
+    # SCHED_FIFO priority of the sender and input threads (the engine's one less); 0 = normal.
+    # Below JACK's threads (jackd's default is 10, its clients run at 5).
+    priority: int = _field(4, lo=0, hi=99)
+    lock_memory: bool = _field(True)  # mlockall, only where the memlock limit is unlimited
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: str = _field("info", choices=("debug", "info", "warning", "error"))
 
@@ -158,6 +168,7 @@ class Config:
     clock: ClockConfig = field(default_factory=ClockConfig)
     controls: ControlsConfig = field(default_factory=ControlsConfig)
     accompany: AccompanyConfig = field(default_factory=AccompanyConfig)
+    realtime: RealtimeConfig = field(default_factory=RealtimeConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def with_overrides(self, **flags: Any) -> Config:

@@ -15,7 +15,6 @@ from the tracked tempo.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections import deque
@@ -135,7 +134,9 @@ class ContextWindow(ModelContext):
         if t - self.model_time > self.max_gap_s:
             t = self.model_time + self.max_gap_s
             self._anchor = (event.time, t)
-        return self._heard(event, self._encoder.push(dataclasses.replace(event, time=t)))
+        # The encoder reads the model time from the event: a new Event, not a dataclass copy.
+        moved = Event(t, event.kind, event.pitch, event.velocity, event.channel)
+        return self._heard(event, self._encoder.push(moved))
 
     # --- the answer --------------------------------------------------------------------------
     def start_response(self, real_time: float) -> None:

@@ -14,7 +14,6 @@ second.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import queue
@@ -23,6 +22,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
+from . import realtime
 from .accompany import Accompanist, make_policy
 from .analysis import CallAnalyzer
 from .clock_sync import TRANSPORT_STOP, ClockSync
@@ -37,6 +39,7 @@ from .output_latency import send_ahead_s
 from .policy import Respond, Stop
 from .sampling import Constraints, Sampler, legal_mask
 from .scheduler import ANSWER, THRU, Scheduler
+from .speculation import Speculation
 from .steering import Steering
 from .step_context import make_context
 
@@ -102,6 +105,8 @@ class Engine:
         self.sync.configure(config.clock.source, config.clock.beats_per_bar)
         self.controls.configure(config.controls)
         self.early_s = send_ahead_s(config.midi, self.scheduler.output)  # synth + port latency
+        self._mask = np.zeros(self.tok.vocab_size, dtype=bool)  # refilled for every token
+        self.speculation = Speculation(self, log)  # the answer's start, computed ahead
 
     @property
     def dropped(self) -> int:
@@ -113,6 +118,14 @@ class Engine:
         """The MIDI input callback: queue (msg, t) and return; never blocks, never raises."""
         if not self.sync.take(msg, t):  # clock messages never reach the queue or the model
             self.queue.put_input(msg, t)
+
+    def wants_prompt_input(self) -> bool:
+        """The input thread must look often (input_timing.py): a call is open (its end, a
+        pedal, must be heard at once), an answer plays (a barge-in too) or the player's notes go
+        thru. Any thread: it only reads references."""
+        p = self.policy
+        return (self.response is not None or self.config.midi.thru or p.call_start is not None
+                or bool(p.held))
 
     # --- the owner's thread ------------------------------------------------------------------
     def start(self) -> None:
@@ -136,6 +149,7 @@ class Engine:
 
     # --- the engine thread (tests call handle/tick directly, on their own clock) -------------
     def _loop(self) -> None:
+        realtime.enter("engine", below=1)  # below the sender: see realtime.py
         while True:
             self.alive_at = self.clock()
             try:
@@ -164,10 +178,14 @@ class Engine:
         else:  # generate again when half the lookahead has been played
             deadline = (self.context.response_time - self.config.sampling.lookahead_ms / 2000
                         - self.early_s)
+        if (ahead := self.speculation.wake_at()) is not None:
+            deadline = ahead if deadline is None else min(deadline, ahead)
         return HEARTBEAT_S if deadline is None else min(HEARTBEAT_S, max(0.0, deadline - now))
 
     def handle(self, msg, t: float) -> None:
         """One queued input message (or a reload request)."""
+        if self.speculation.pending:  # the call goes on: the answer computed ahead is dropped
+            self.speculation.abandon()
         if msg is _RELOAD:
             self._abort_response()
             self._install(*t)
@@ -201,10 +219,16 @@ class Engine:
         """Time has passed: maybe end the call, generate the answer up to now + lookahead."""
         # With input still queued the silence is not real yet: a backlog (a flood, a slow machine)
         # would otherwise turn each old note into a call of its own.
+        if self.speculation.pending:  # committed at its deadline if no input came first
+            if now < self.speculation.deadline or not self.queue.empty():
+                return
+            self.speculation.commit()
         if self.response is None and self.queue.empty():
             decision = self.policy.poll(now)
             if isinstance(decision, Respond):
                 self._start_response(decision, now)
+            else:
+                self.speculation.try_start(now, Respond)
         if self.response is not None:
             self._generate(now)
 
@@ -255,7 +279,8 @@ class Engine:
                 mask = ctx.legal_mask(self.constraints)
             else:
                 mask = legal_mask(self.tok, ctx.response_sounding, self.constraints,
-                                  max_shift_steps=longest, tokens_at_instant=r.tokens_at_instant)
+                                  max_shift_steps=longest, tokens_at_instant=r.tokens_at_instant,
+                                  out=self._mask)
             logits = ctx.logits
             if steer is not None:
                 logits = logits + steer.bias(ctx.response_time, ctx.response_sounding)
@@ -290,8 +315,9 @@ class Engine:
         for e in events:
             if self.steering is not None:
                 e = self.steering.shape(e)
+            velocity = e.velocity
             if e.is_note_on:
-                e = dataclasses.replace(e, velocity=max(1, min(127, round(e.velocity * scale))))
+                velocity = max(1, min(127, round(e.velocity * scale)))
                 r.notes += 1
                 self.metrics.note_due(e.pitch, e.time)
                 if r.first_note_due is None:
@@ -299,8 +325,9 @@ class Engine:
                     self.last_reaction_s = e.time - r.call_ended
                     log.debug("reaction: first note due %.1f ms after the call ended",
                               self.last_reaction_s * 1000)
-            e = dataclasses.replace(e, channel=self.out_channel)
-            self.scheduler.push(e.time - self.early_s, e, ANSWER)
+            # One new Event per sent message (scaled velocity, the output channel), no copies.
+            self.scheduler.push(e.time - self.early_s, Event(e.time, e.kind, e.pitch, velocity,
+                                                             self.out_channel), ANSWER)
 
     def _finish_response(self) -> None:
         r = self.response
@@ -324,6 +351,8 @@ class Engine:
 
     def _abort_response(self) -> None:
         """Stop the answer now (error, reload, shutdown): release its notes, tell the model."""
+        if self.speculation.pending:  # nothing of it was sent
+            self.speculation.abandon()
         if self.response is None:
             return
         self.scheduler.cancel_pending_and_release(ANSWER, self.out_channel)

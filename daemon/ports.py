@@ -5,7 +5,8 @@ bytes are parsed by `mido.Parser`, which drops stray data bytes, unfinished syse
 status bytes instead of raising: whatever a keyboard or another program sends, input survives.
 
 Input is read from rtmidi's own queue by a thread of ours ("improvd-midi-in", polling every
-millisecond) rather than through an rtmidi callback: on JACK that callback runs inside JACK's
+millisecond while there is input or work, less often when idle: input_timing.py) rather than
+through an rtmidi callback: on JACK that callback runs inside JACK's
 realtime process cycle and would wait there for Python's GIL; a cycle that overruns lets JACK reuse
 the MIDI buffer it is still reading, and we measured duplicated and zeroed messages that way.
 
@@ -28,8 +29,9 @@ from collections.abc import Callable, Iterable
 import mido
 import rtmidi
 
-from . import jack
+from . import jack, realtime
 from .events import Event
+from .input_timing import ArrivalStamps, poll_interval
 from .midi_events import to_message
 
 log = logging.getLogger(__name__)
@@ -92,7 +94,6 @@ def choose_backend(name: str = "auto") -> str:
 
 
 INPUT_QUEUE = 16384  # messages rtmidi keeps for the reader thread (a 10,000-event burst fits)
-POLL_S = 0.001
 
 
 def _new_rt(kind, backend: str, client_name: str):
@@ -239,11 +240,14 @@ class MidiInput(_Port):
 
     def __init__(self, backend: str, client_name: str, port_name: str, *, virtual: bool = True,
                  connect: Iterable[str] = (), wait_for_missing: bool = False,
-                 callback: Callable[[mido.Message, float], None], clock: bool = False):
+                 callback: Callable[[mido.Message, float], None], clock: bool = False,
+                 busy: Callable[[], bool] | None = None):
         """callback(msg, t) runs on the input thread; t is time.monotonic() at arrival.
         clock: let MIDI clock through (a DAW's tempo, clock_sync.py, and the session recorder's);
-        else rtmidi drops it."""
+        else rtmidi drops it. busy: True while input must be read promptly although none came
+        lately (input_timing.py)."""
         self._callback = callback
+        self._busy = busy
         self._clock = clock
         self._errors = 0
         self._closing = threading.Event()
@@ -262,28 +266,36 @@ class MidiInput(_Port):
 
     def _read_loop(self) -> None:
         """The input thread: drain rtmidi's queues, parse, stamp, hand over. Never raises."""
-        sources = [(rt, mido.Parser()) for rt in self._rts]  # a parser per connection: no mixing
+        realtime.enter("MIDI input")  # SCHED_FIFO where permitted: it stamps the player's notes
+        # Per connection: a parser (no mixing), its stamps, and its last look that found nothing.
+        sources = [(rt, mido.Parser(), ArrivalStamps(), [-float("inf")]) for rt in self._rts]
+        last_input = -float("inf")
         while not self._closing.is_set():
             busy = False
-            for rt, parser in sources:
+            for rt, parser, stamper, since in sources:
+                looked = time.monotonic()
                 batch = []
                 while len(batch) < 1024 and (item := rt.get_message()) is not None:
                     batch.append(item)
                 if batch:
                     busy = True
-                    self._deliver(batch, parser)
+                    last_input = time.monotonic()
+                    self._deliver(batch, parser, stamper, since[0])
+                # All that comes later arrived after this look, if it emptied the queue.
+                since[0] = looked if len(batch) < 1024 else -float("inf")
             if not busy:
-                self._closing.wait(POLL_S)
+                engine_busy = self._busy is not None and self._busy()
+                anchored = all(stamper.last is not None for _, _, stamper, _ in sources)
+                self._closing.wait(poll_interval(time.monotonic() - last_input, engine_busy,
+                                                 anchored))
 
-    def _deliver(self, batch, parser) -> None:
+    def _deliver(self, batch, parser, stamper: ArrivalStamps | None = None,
+                 since: float = -float("inf")) -> None:
         # rtmidi gives each message's delta to the one before: messages that waited in the queue
-        # together get their real spacing back, counted backwards from now.
-        t = time.monotonic()
-        stamps = []
-        for _, delta in reversed(batch):
-            stamps.append(t)
-            t -= max(0.0, delta)
-        for (data, _), stamp in zip(batch, reversed(stamps), strict=True):
+        # get their real times back (input_timing.py).
+        stamps = (stamper or ArrivalStamps()).stamps([d for _, d in batch], since,
+                                                     time.monotonic())
+        for (data, _), stamp in zip(batch, stamps, strict=True):
             try:
                 parser.feed(data)
                 for msg in parser:

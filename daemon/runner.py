@@ -84,7 +84,12 @@ class OnnxRunner(Runner):
 
 
 class OnnxRecurrentRunner(OnnxRunner):
-    """One token plus each layer's state in, logits plus new state out."""
+    """One token plus each layer's state in, logits plus new state out.
+
+    The hot path allocates nothing: the token, the logits and two sets of state arrays are made
+    once and bound to the session (IOBinding); each step reads one set and writes the other, and
+    the two swap. So the logits returned are overwritten by the next step (copy them to keep
+    them), and snapshot/restore (speculation.py) copy a few kB, not the model."""
 
     def __init__(self, session, info: ModelInfo):
         self._token_name, *self._state_names = info.input_names
@@ -94,16 +99,51 @@ class OnnxRecurrentRunner(OnnxRunner):
 
     def reset(self) -> None:
         super().reset()
-        self.state = [np.zeros(s.shape, dtype=np.float32) for s in self.info.states]
+        self._logits = np.zeros(self._logits_shape(), dtype=np.float32)
+        self.logits = self._logits.reshape(-1)
+        sets = [[np.zeros(s.shape, dtype=np.float32) for s in self.info.states] for _ in (0, 1)]
+        self._sets = sets
+        self._side = 0  # sets[_side] holds the current state
+        self._bound = [self._bind(sets[0], sets[1]), self._bind(sets[1], sets[0])]
+
+    @property
+    def state(self) -> list[np.ndarray]:
+        return self._sets[self._side]
+
+    def _logits_shape(self) -> list[int]:
+        """The logits output's shape at batch 1 (symbolic dimensions are 1 for one token)."""
+        shape = next(o.shape for o in self.session.get_outputs() if o.name == self._out_names[0])
+        return [d if isinstance(d, int) else 1 for d in shape]
+
+    def _bind(self, state_in: list[np.ndarray], state_out: list[np.ndarray]):
+        binding = self.session.io_binding()
+        binding.bind_cpu_input(self._token_name, self._token)
+        for name, array in zip(self._state_names, state_in, strict=True):
+            binding.bind_cpu_input(name, array)
+        outputs = zip(self._out_names, [self._logits, *state_out], strict=True)
+        for name, array in outputs:
+            binding.bind_output(name, "cpu", 0, np.float32, list(array.shape), array.ctypes.data)
+        return binding
 
     def advance(self, token: int) -> np.ndarray:
         """Feed one token; returns (and keeps) the logits for the next one."""
         self._token[0, 0] = token
-        feed = {self._token_name: self._token, **dict(zip(self._state_names, self.state))}
-        logits, *self.state = self.session.run(self._out_names, feed)
-        self.logits = logits.reshape(-1)
+        # No RunOptions: onnxruntime 1.31 looks a missing key up in them by raising and
+        # catching an error, which costs more than the LSTM step itself.
+        self.session.run_with_iobinding(self._bound[self._side])
+        self._side ^= 1
         self.steps += 1
         return self.logits
+
+    def snapshot(self) -> tuple:
+        """The model's state now, to restore() later (a speculative answer that was not kept)."""
+        return [a.copy() for a in self.state], self.logits.copy(), self.steps
+
+    def restore(self, snapshot: tuple) -> None:
+        state, logits, self.steps = snapshot
+        for mine, saved in zip(self.state, state, strict=True):
+            np.copyto(mine, saved)
+        np.copyto(self.logits, logits)
 
 
 class OnnxWindowRunner(OnnxRunner):

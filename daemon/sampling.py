@@ -8,6 +8,7 @@ velocity ids) because that is what the daemon plays.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,13 +27,18 @@ class Constraints:
 
 
 def legal_mask(tok, sounding: set[int], c: Constraints, *, max_shift_steps: int | None = None,
-               tokens_at_instant: int = 0) -> np.ndarray:
+               tokens_at_instant: int = 0, out: np.ndarray | None = None) -> np.ndarray:
     """Boolean mask over the vocabulary of the tokens that may come next.
 
     sounding: pitches of the answer that are sounding now. max_shift_steps: the longest time
-    shift allowed (None = any; 0 = none, the answer must start playing now).
+    shift allowed (None = any; 0 = none, the answer must start playing now). out: a bool array
+    of vocab_size to fill instead of a new one (the engine reuses one for every token).
     """
-    mask = np.zeros(tok.vocab_size, dtype=bool)
+    if out is None:
+        mask = np.zeros(tok.vocab_size, dtype=bool)
+    else:
+        mask = out
+        mask[:] = False
     on, off, shift = tok.note_on_offset, tok.note_off_offset, tok.time_shift_offset
     if tokens_at_instant < c.max_tokens_per_instant:
         if len(sounding) < c.max_polyphony:
@@ -59,25 +65,44 @@ class Sampler:
         self.temperature = temperature
         self.top_p = top_p
         self.rng = np.random.default_rng(None if seed is None or seed < 0 else seed)
+        self._z = self._p = self._kept = self._illegal = None
 
     def probabilities(self, logits: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        z = np.where(mask, logits.astype(np.float64) / self.temperature, -np.inf)
-        if not np.isfinite(z[mask]).all():  # a broken model's NaN/inf: fall back to uniform
+        """The distribution sample() draws from (a new array: the sampler's own is reused)."""
+        return self._probabilities(logits, mask).copy()
+
+    def _buffers(self, size: int) -> tuple[np.ndarray, ...]:
+        if self._z is None or len(self._z) != size:  # made once per vocabulary size
+            self._z, self._p, self._kept = (np.empty(size) for _ in range(3))
+            self._illegal = np.empty(size, dtype=bool)
+        return self._z, self._p, self._kept, self._illegal
+
+    def _probabilities(self, logits: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        # The same arithmetic as a plain numpy expression (so a seed gives the same answer), done
+        # in arrays made once: nothing is allocated per token but the top-p sort's order.
+        z, p, kept, illegal = self._buffers(len(logits))
+        np.copyto(z, logits)  # float32 -> float64 first, then the division, in float64
+        z /= self.temperature
+        np.logical_not(mask, out=illegal)
+        z[illegal] = -np.inf
+        if not math.isfinite(np.sum(z, where=mask)):  # a broken model's NaN/inf: uniform
             log.warning("the model returned non-finite logits; sampling uniformly")
-            z = np.where(mask, 0.0, -np.inf)
-        z -= z[mask].max()
-        p = np.exp(z)
+            z[:] = 0.0
+            z[illegal] = -np.inf
+        z -= np.max(z, where=mask, initial=-np.inf)
+        np.exp(z, out=p)
         p /= p.sum()
         if self.top_p < 1.0:
             order = np.argsort(-p)
             cumulative = np.cumsum(p[order])
             # Keep the smallest set whose mass reaches top_p (always at least the best token).
             keep = order[:int(np.searchsorted(cumulative, self.top_p - 1e-9)) + 1]
-            kept = np.zeros_like(p)
+            kept[:] = 0.0
             kept[keep] = p[keep]
-            p = kept / kept.sum()
+            kept /= kept.sum()
+            return kept
         return p
 
     def sample(self, logits: np.ndarray, mask: np.ndarray) -> int:
-        p = self.probabilities(logits, mask)
+        p = self._probabilities(logits, mask)
         return int(self.rng.choice(len(p), p=p))

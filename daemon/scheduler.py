@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from . import realtime
 from .events import Event
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ class Scheduler:
 
     # --- the scheduler thread ----------------------------------------------------------------
     def _loop(self) -> None:
+        realtime.enter("scheduler")  # SCHED_FIFO where permitted: its lateness is heard
         with self._cond:
             while self._running:
                 now = self.clock()

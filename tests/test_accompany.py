@@ -4,7 +4,6 @@ the player stops; measured like the answers."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from improvd.daemon.accompany_metrics import clashes_per_minute, measure, register_offset

@@ -7,7 +7,6 @@ from engine_support import Rig, sounding
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from improvd.daemon.events import Event
 
 STUCK_KEY_S = 1.0
 SILENCE_S = 0.2

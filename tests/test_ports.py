@@ -219,3 +219,41 @@ def test_messages_read_together_keep_their_spacing():
     times = [t for _, t in got]
     assert before <= times[-1] <= after  # the newest arrived just now
     assert times[1] - times[0] == pytest.approx(0.25) and times[2] - times[1] == pytest.approx(0.5)
+
+
+def test_an_idle_input_looks_seldom_but_stamps_on_arrival(server, peer):
+    """Past ACTIVE_S without input the thread looks every IDLE_POLL_S; JACK's own deltas still
+    place each message at its arrival, not at the look that found it."""
+    from improvd.daemon.input_timing import ACTIVE_S, IDLE_POLL_S
+
+    seen = []
+    port = ports.MidiInput("jack", unique("improvd"), "in",
+                           callback=lambda m, t: seen.append((t, time.monotonic(), m)))
+    try:
+        with jack.session() as ctl:
+            ctl.connect(peer.out_name, port.name)
+        peer.send(mido.Message("note_on", note=60, velocity=100))  # the first gives the chain
+        time.sleep(ACTIVE_S + 0.2)
+        sends, stamps, late_reads = [], [], []
+        for k in range(5):
+            time.sleep(0.0037 * k)  # land at different points of the idle look's interval
+            sent = time.monotonic()
+            peer.send(mido.Message("note_off", note=60) if k % 2 == 0 else
+                      mido.Message("note_on", note=60, velocity=100))
+            deadline = time.monotonic() + 1.0
+            while len(seen) < k + 2 and time.monotonic() < deadline:
+                time.sleep(0.001)
+            sends.append(sent)
+            stamps.append(seen[-1][0])
+            late_reads.append(seen[-1][1] - sent)
+            time.sleep(ACTIVE_S + 0.05)  # idle again
+        assert len(seen) == 6
+        # Read up to an idle interval late (the slow look is what was exercised) ...
+        assert 2 * 0.0014 < max(late_reads) < IDLE_POLL_S + 0.05
+        # ... yet the spacing between the notes is the spacing they were sent with, to about a
+        # JACK period (1.3 ms here), and no note is placed after it was read.
+        spacing = [(b - a) - (sb - sa) for a, b, sa, sb in zip(stamps, stamps[1:], sends, sends[1:])]
+        assert all(abs(e) <= 0.002 for e in spacing), spacing
+        assert all(0 <= st - s <= 0.005 for st, s in zip(stamps, sends)), (stamps, sends)
+    finally:
+        port.close()

@@ -1,0 +1,96 @@
+"""Real-time scheduling for the threads whose lateness is heard, where the system allows it.
+
+The scheduler thread (it sends the answer's notes at their due times) and the MIDI input thread
+(it stamps what the player plays) ask for SCHED_FIFO when they start: a normal process on a
+loaded machine then waits no time slice before them. The engine thread asks for one step less:
+all three are Python threads and share the GIL, and a normal-priority engine thread preempted
+while it holds the GIL would keep the sender waiting for as long as the load keeps it off the
+CPU (measured: tens of ms beside a busy loop per core). The default priority stays below JACK's
+own threads, so a flood that keeps the engine busy never takes a core from the audio server. Without the right (RLIMIT_RTPRIO: the
+systemd unit's LimitRTPRIO, or the audio group's rtprio limit on a desktop, see the README) they
+run as before, and one log line says so.
+
+Both are Python threads, so they also need the GIL: the engine thread holds it between its model
+steps, and a waiting thread only gets it after the interpreter's switch interval (5 ms by
+default), a delay as long as the whole target. The interval is made GIL_SWITCH_S here.
+
+Memory is locked (mlockall: no page fault in a hot path) only where the memlock limit is
+unlimited: with a finite limit, MCL_FUTURE would make later allocations fail instead.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import logging
+import os
+import resource
+import sys
+import threading
+
+log = logging.getLogger(__name__)
+
+GIL_SWITCH_S = 0.0005
+MCL_CURRENT, MCL_FUTURE = 1, 2  # <sys/mman.h> on Linux
+
+_priority = 0  # 0: real-time scheduling not asked for
+_refused = False
+_lock = threading.Lock()
+
+
+def configure(priority: int, lock_memory: bool) -> None:
+    """At start (the main thread): the SCHED_FIFO priority threads ask for in enter() (0: none),
+    the GIL switch interval (whatever the priority), and mlockall where permitted."""
+    global _priority, _refused
+    _priority, _refused = priority, False
+    sys.setswitchinterval(GIL_SWITCH_S)
+    if lock_memory:
+        lock_all_memory()
+
+
+def enter(what: str, below: int = 0) -> bool:
+    """Called by a thread as it starts: SCHED_FIFO at the configured priority (less `below`)
+    for this thread (on Linux, pid 0 means the calling thread). False when not asked for, not
+    permitted, or the priority less `below` is under 1."""
+    priority = _priority - below
+    if _priority <= 0 or priority < 1:
+        return False
+    if not hasattr(os, "sched_setscheduler"):  # macOS, Windows: not offered by Python
+        return _refuse(what, "not available on this system")
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except OSError as exc:
+        return _refuse(what, exc.strerror or str(exc))
+    log.info("%s thread runs real-time (SCHED_FIFO, priority %d)", what, priority)
+    return True
+
+
+def _refuse(what: str, why: str) -> bool:
+    global _refused
+    with _lock:
+        first, _refused = not _refused, True
+    if first:  # one line for all threads: the cause and the fix are the same
+        log.warning("real-time priority %d not permitted (%s): the %s thread (and any other) runs "
+                    "at normal priority; raise the rtprio limit (LimitRTPRIO in the systemd unit, "
+                    "the audio group's rtprio on a desktop)", _priority, why, what)
+    return False
+
+
+def lock_all_memory() -> bool:
+    """mlockall(MCL_CURRENT | MCL_FUTURE) when the memlock limit is unlimited; else one line."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_MEMLOCK)
+    if soft != resource.RLIM_INFINITY:
+        log.info("memory not locked: the memlock limit is %d kB, not unlimited "
+                 "(LimitMEMLOCK=infinity in the systemd unit, memlock unlimited for the audio "
+                 "group on a desktop)", soft // 1024)
+        return False
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None or not sys.platform.startswith("linux"):
+        log.info("memory not locked: mlockall is only used on Linux")
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    if libc.mlockall(MCL_CURRENT | MCL_FUTURE) != 0:
+        log.info("memory not locked: mlockall failed (%s)", os.strerror(ctypes.get_errno()))
+        return False
+    log.info("memory locked (mlockall): no page faults on the hot path")
+    return True

@@ -1,0 +1,113 @@
+"""speculation.py: the answer's start computed before the call's end, through the real engine and
+model on the fake clock (engine_support.Rig): kept, it is the answer the engine would have played
+from the deadline, already computed; dropped, nothing of it was sent and the state is as before."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from engine_support import Rig
+
+from improvd.daemon import speculation
+from improvd.daemon.beat_context import BeatContextWindow
+from improvd.daemon.tokenizers.beat_performance import BeatPerformanceTokenizer
+from improvd.testsupport.random_model import make_random_recurrent_model
+
+
+def answer(rig, since):
+    """(time after `since`, kind, pitch, velocity) of what the output got."""
+    return [(round(t - since, 6), e.kind, e.pitch, e.velocity) for t, e in rig.out.sent]
+
+
+@pytest.fixture
+def without_speculation(monkeypatch):
+    def switch_off():
+        monkeypatch.setattr(speculation, "LEAD_S", 0.0)  # never within the lead: never started
+    return switch_off
+
+
+def test_the_kept_answer_is_the_one_played_from_the_deadline(model_path, without_speculation):
+    # Ticks every 1 ms: the plain engine notices the deadline within 1 ms of it.
+    rigs = {}
+    for mode in ("ahead", "plain"):
+        if mode == "plain":
+            without_speculation()
+        rig = Rig(model_path, silence_ms=300)
+        ended = rig.phrase()
+        started = []
+        rig.engine.metrics.call_over = started.append
+        while rig.now < ended + 0.3 - 0.002:
+            rig.advance(0.001, step=0.001)
+            if rig.engine.speculation.pending:
+                started.append(("pending", rig.now))
+        rig.advance(3.0, step=0.001)
+        rigs[mode] = (rig, ended, started)
+    ahead, plain = rigs["ahead"][0], rigs["plain"][0]
+    assert any(s[0] == "pending" for s in rigs["ahead"][2] if isinstance(s, tuple))
+    assert not any(isinstance(s, tuple) for s in rigs["plain"][2])
+    assert ahead.out.sent, "no answer"
+    a, p = answer(ahead, rigs["ahead"][1]), answer(plain, rigs["plain"][1])
+    assert [x[1:] for x in a] == [x[1:] for x in p]  # the same notes, the same velocities
+    # The same timing, but from the deadline itself rather than from the tick that noticed it.
+    assert all(0 <= pt - at <= 0.0015 for (at, *_), (pt, *_) in zip(a, p))
+    assert ahead.engine.last_reaction_s <= plain.engine.last_reaction_s
+
+
+@pytest.fixture(scope="module")
+def beat_model(tmp_path_factory):
+    return make_random_recurrent_model(tmp_path_factory.mktemp("beat") / "beat.onnx",
+                                       tokenizer=BeatPerformanceTokenizer())
+
+
+@pytest.mark.parametrize("which", ["absolute time", "beat-relative"])
+def test_input_before_the_deadline_drops_it_and_nothing_of_it_was_sent(
+        which, model_path, beat_model, without_speculation):
+    # A beat-relative model hears the call only at the handover: ahead of time here, and undone.
+    model = beat_model if which == "beat-relative" else model_path
+    runs = {}
+    for mode in ("ahead", "plain"):
+        if mode == "plain":
+            without_speculation()
+        rig = Rig(model, silence_ms=300)
+        assert isinstance(rig.engine.context, BeatContextWindow) == (which == "beat-relative")
+        ended = rig.phrase()
+        rig.advance(ended + 0.3 - 0.01 - rig.now, step=0.001)  # 10 ms before the deadline
+        if mode == "ahead":
+            assert rig.engine.speculation.pending
+            assert rig.out.sent == [] and rig.engine.scheduler.pending() == 0
+        rig.send("note_on", 72)  # the player goes on: the call is not over
+        state = [a.copy() for a in rig.runner.state]
+        assert not rig.engine.speculation.pending and rig.engine.response is None
+        assert rig.engine.answers == 0 and rig.engine.policy.state == "listening"
+        rig.advance(0.1)
+        rig.send("note_off", 72, 0)
+        end2 = rig.now
+        rig.advance(3.0, step=0.001)
+        runs[mode] = (rig, end2, state)
+    ahead, plain = runs["ahead"][0], runs["plain"][0]
+    # Dropped, the model state was the one the plain engine had; the second call's answer then
+    # comes out the same (with the same draws from the same generator).
+    for x, y in zip(runs["ahead"][2], runs["plain"][2]):
+        np.testing.assert_array_equal(x, y)
+    assert ahead.engine.answers == plain.engine.answers == 1
+    a, p = answer(ahead, runs["ahead"][1]), answer(plain, runs["plain"][1])
+    assert a and [x[1:] for x in a] == [x[1:] for x in p]
+
+
+def test_a_runner_without_snapshots_is_not_speculated_for(model_path):
+    class NoSnapshot:  # a window runner or a baseline: it cannot put its state back
+        def __init__(self, runner):
+            self._runner = runner
+
+        def __getattr__(self, name):
+            if name in ("snapshot", "restore"):
+                raise AttributeError(name)
+            return getattr(self._runner, name)
+
+    rig = Rig(model_path, silence_ms=300)
+    rig.engine.runner = NoSnapshot(rig.runner)
+    ended = rig.phrase()
+    rig.advance(ended + 0.3 - 0.005 - rig.now, step=0.001)
+    assert not rig.engine.speculation.pending
+    rig.advance(3.0)
+    assert rig.out.sent  # answered the plain way
