@@ -209,7 +209,7 @@ def serve(args, config, runner) -> int:
     programs: list[int] = []  # Program Changes, loaded here: the engine thread never waits
 
     def on_program(number):
-        programs.append(number)
+        programs[:] = [number]  # a burst of Program Changes: only the last one is loaded
         wake.set()
 
     engine.controls.on_program = on_program

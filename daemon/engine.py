@@ -36,7 +36,7 @@ from .live_controls import LiveControls
 from .metrics import EngineMetrics
 from .midi_events import to_event as midi_to_event
 from .output_latency import send_ahead_s
-from .policy import Respond, Stop
+from .policy import CallResponsePolicy, Respond, Stop
 from .sampling import Constraints, Sampler, legal_mask
 from .scheduler import ANSWER, THRU, Scheduler
 from .speculation import Speculation
@@ -124,8 +124,11 @@ class Engine:
         pedal, must be heard at once), an answer plays (a barge-in too) or the player's notes go
         thru. Any thread: it only reads references."""
         p = self.policy
-        return (self.response is not None or self.config.midi.thru or p.call_start is not None
-                or bool(p.held))
+        if self.response is not None or self.config.midi.thru:
+            return True
+        if not isinstance(p, CallResponsePolicy):  # accompany mode plays along with every note
+            return True
+        return p.call_start is not None or bool(p.held)
 
     # --- the owner's thread ------------------------------------------------------------------
     def start(self) -> None:

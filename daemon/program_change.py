@@ -24,6 +24,9 @@ def switch_model(engine, program: int, load_model: Callable) -> None:
     config = engine.config  # with the live controls' changes, which the switch keeps
     folder = Path(config.model.path).parent
     models = models_in(folder)
+    if program < len(models) and models[program].resolve() == Path(config.model.path).resolve():
+        log.info("program %d: already playing %s", program, models[program].name)
+        return
     if program >= len(models):
         log.warning("program %d: %s holds %d models (programs 0..%d); keeping %s", program,
                     folder, len(models), len(models) - 1, Path(config.model.path).name)

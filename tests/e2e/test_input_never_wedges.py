@@ -80,6 +80,9 @@ def test_the_daemon_answers_again_after_200000_random_messages(peer, start_daemo
     daemon = start_daemon(peer, settings(config_file))
     send_random(peer, 200_000, seed=13)
     assert daemon.process.poll() is None, daemon.log()
+    # Random CCs also work the live controls: CC80 may have left it in accompany mode, where it
+    # plays along with a player's phrase instead of answering it; the player switches back.
+    peer.send(mido.Message("control_change", control=80, value=0))
     # The random notes held keys: stale after STUCK_KEY_S; the "call" they made is answered.
     time.sleep(STUCK_KEY_S + SILENCE_S + 2.5)
     peer.wait_quiet(0.5, timeout=10)
