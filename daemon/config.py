@@ -147,9 +147,7 @@ class RealtimeConfig:
     (realtime.py)."""
     # SCHED_FIFO priority of the sender and input threads (the engine's one less); 0 = normal.
     # Below JACK's threads (jackd's default is 10, its clients run at 5).
-    # Off by default: measured on a 2-core VM, FIFO threads sharing the GIL with the rest made
-    # the sends' tail worse (reaction p99 21.8 ms at priority 4, 3.0 ms at 0; README).
-    priority: int = _field(0, lo=0, hi=99)
+    priority: int = _field(4, lo=0, hi=99)
     lock_memory: bool = _field(True)  # mlockall, only where the memlock limit is unlimited
 
 
