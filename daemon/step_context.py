@@ -25,7 +25,7 @@ def make_context(runner, history: int = 2048):
     """The engine's context for this model's tokenizer (runs on the engine thread)."""
     if not runner.tokenizer.time_shifts:
         return StepContextWindow(runner, history)
-    if getattr(runner.tokenizer, "beat_relative", False):
+    if runner.tokenizer.beat_relative:
         return BeatContextWindow(runner, history)
     return ContextWindow(runner, history)
 

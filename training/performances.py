@@ -128,6 +128,6 @@ def performances(pieces: Sequence[Piece], tokenizer, variants: int, ranges: Rang
 def _encode(tokenizer, events: list[Event], beat_s: float | None) -> list[int]:
     """A beat-relative tokenizer is told the beat it would otherwise hear again (a variant's is
     the written beat times its stretch: one pulse analysis per piece, not per variant)."""
-    if getattr(tokenizer, "beat_relative", False):
+    if tokenizer.beat_relative:
         return tokenizer.encode_at(events, beat_s)
     return tokenizer.encode(events)

@@ -16,6 +16,9 @@ class StreamingTokenizer:
     # True: the model keeps its own clock with time-shift tokens. False: no time shifts, every
     # token lasts one step of `step_s` seconds, so the daemon plays it on a step clock.
     time_shifts: ClassVar[bool] = False
+    # True: time shifts count fractions of the beat the call analysis hears, rendered at the
+    # tracked tempo (beat_performance.py, beat_context.py); False: seconds, or no time shifts.
+    beat_relative: ClassVar[bool] = False
 
     def encode(self, events: Iterable[Event]) -> list[int]:
         enc = self.encoder()

@@ -22,7 +22,6 @@ NUM_PITCHES = 128
 class PerformanceTokenizer(StreamingTokenizer):
     name = "performance"
     time_shifts = True
-    beat_relative = False  # time shifts in seconds (beat_performance.py: in beats)
 
     def __init__(self, step_s: float = 0.01, max_shift_steps: int = 100, velocity_bins: int = 32):
         self.step_s = step_s
