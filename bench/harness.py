@@ -22,11 +22,18 @@ from improvd.daemon.jackd import JackServer, unique
 log = logging.getLogger(__name__)
 
 _DROPPED = re.compile(r"dropped (\d+) messages")
+_THINNED = re.compile(r"\((\d+) tokens left out so far\)")
 
 
 def dropped_messages(daemon_log: str) -> int:
     """The daemon's count of input messages dropped in a flood (its warning line, for people)."""
     return max((int(n) for n in _DROPPED.findall(daemon_log)), default=0)
+
+
+def thinned_tokens(daemon_log: str) -> int:
+    """The daemon's count of a flood's tokens the model did not hear (its warning line; logged
+    at most once a second, so the last second's are not in it)."""
+    return max((int(n) for n in _THINNED.findall(daemon_log)), default=0)
 
 
 def calls_over_after(metrics_path: Path, after: float, tail_bytes: int = 1 << 16) -> list[float]:

@@ -259,7 +259,10 @@ class CallAnalyzer:
             self._keep_as_earlier(self._ended[0])
         beat = result.pulse.beat_s if result is not None and result.pulse else 0.5
         last = self._onsets[-1] if self._onsets else -float("inf")
-        self._ended = (list(self._call), list(self._onsets), last + 2 * beat)
+        # A pause of up to two beats is no end: the call resumes if the player comes back within
+        # them. A quarter beat of grace, so that coming back exactly on the second beat does not
+        # fall outside by how the estimated beat rounds (it did on one CPU and not another).
+        self._ended = (list(self._call), list(self._onsets), last + 2.25 * beat)
         self._call.clear()
         self._onsets.clear()
         self._cached = None

@@ -232,6 +232,7 @@ def serve(args, config, runner) -> int:
     engine.start()
     extras.start()
     duties.start()  # listeners reset, READY=1
+    realtime.settle_heap()  # what start-up made lives on: no full collection walks it again
     # The names as other programs see them (on JACK the output has a client of its own).
     log.info("listening on %s, answering on %s (%s)", midi_in.name, midi_out.name, backend)
     status = None
@@ -243,8 +244,10 @@ def serve(args, config, runner) -> int:
             if reload_asked.is_set() and not stopping.is_set():
                 reload_asked.clear()
                 config = _reload(args, config, engine)
+                realtime.settle_heap(collect=False)
             while programs and not stopping.is_set():
                 switch_model(engine, programs.pop(0), load_model)
+                realtime.settle_heap(collect=False)
     finally:
         log.info("stopping: releasing all notes")
         duties.notifier.send("STOPPING=1")

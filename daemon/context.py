@@ -4,6 +4,14 @@ Each event is tokenized as it arrives (the tokenizer's streaming encoder) and ev
 through runner.advance once: one small ONNX step per token, the window is never re-run. Generated
 tokens go through the same runner, so the model hears its own answer as part of the music.
 
+Under a flood, input the model cannot step through in real time (thousands of events a second,
+each step ~0.2 ms), the engine sets `deferring` while more input waits: a heard event's tokens
+then wait in `_unheard`, the engine keeps taking events in (keys, call analysis, history), and
+thin() keeps only the newest FLOOD_TAIL_TOKENS of the backlog for the model; catch_up() feeds
+them once the queue is empty, and anything that reads the model (its logits, a played token)
+catches up first. The model hears the end of the flood, not all of it, and the input never waits
+behind model steps. In playing (`deferring` False) every token is fed as it is heard.
+
 Two clocks meet here. Real time is time.monotonic() seconds; model time is what the time-shift
 tokens have told the model. An anchor (a real and a model time that meet) and a rate (model
 seconds per real second) map one onto the other. The anchor moves in two cases: a long pause is
@@ -18,11 +26,16 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .events import Event
 
 log = logging.getLogger(__name__)
+
+# Under a backlog the model hears at most the newest this many heard tokens (a few notes' worth:
+# enough for it to know where the music is when the flood ends, ~5 ms of steps to catch up).
+FLOOD_TAIL_TOKENS = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +56,9 @@ class ModelContext:
         self.history: deque[HistoryItem] = deque(maxlen=history)
         self.tokens: deque[int] = deque(maxlen=history)
         self.step_seconds: deque[float] = deque(maxlen=512)  # runner.advance durations
+        self._unheard: deque[int] = deque()  # heard tokens not yet fed to the model
+        self.deferring = False  # set by the engine while a backlog of input waits
+        self.tokens_skipped = 0  # heard tokens thin() left out (a flood)
         self._encoder = self.tok.encoder()
         self._decoder = None
 
@@ -57,7 +73,34 @@ class ModelContext:
 
     @property
     def logits(self):
+        if self._unheard:  # the model must have heard everything before it is asked
+            self.catch_up()
         return self.runner.logits
+
+    @property
+    def unheard(self) -> int:
+        """Heard tokens not yet fed to the model."""
+        return len(self._unheard)
+
+    def catch_up(self, interrupt: Callable[[], bool] | None = None) -> int:
+        """Feed the heard tokens the model has not had yet; returns how many. interrupt: asked
+        between tokens, True stops early (input waits: it is taken in first)."""
+        fed = 0
+        while self._unheard:
+            self._feed(self._unheard.popleft())
+            fed += 1
+            if interrupt is not None and interrupt():
+                break
+        return fed
+
+    def thin(self, keep: int = FLOOD_TAIL_TOKENS) -> int:
+        """A backlog of input waits: leave only the newest `keep` unheard tokens for the model.
+        Returns how many were left out."""
+        skipped = max(0, len(self._unheard) - keep)
+        for _ in range(skipped):
+            self._unheard.popleft()
+        self.tokens_skipped += skipped
+        return skipped
 
     @property
     def step_s(self) -> float:
@@ -70,8 +113,9 @@ class ModelContext:
         return 0
 
     def _heard(self, event: Event, ids: list[int]) -> int:
-        for token in ids:
-            self._advance(token)
+        self._unheard.extend(ids)
+        if not self.deferring:
+            self.catch_up()
         if event.kind != "control_change":
             self.history.append(HistoryItem("heard", event))
         return len(ids)
@@ -81,6 +125,12 @@ class ModelContext:
         return events
 
     def _advance(self, token: int) -> None:
+        """A token of the answer (or of the handover): what was heard before it goes first."""
+        if self._unheard:
+            self.catch_up()
+        self._feed(token)
+
+    def _feed(self, token: int) -> None:
         started = time.perf_counter()
         self.runner.advance(token)
         self.step_seconds.append(time.perf_counter() - started)

@@ -7,9 +7,9 @@ Threads:
                     the policy, and generates the answer just ahead of the clock (lookahead_ms).
   scheduler thread  sends at due times (scheduler.py).
 
-The input queue drops past `queue_limit` but never a note-off (input_queue.py). Note-offs of
-dropped notes cost no model step (nothing is sounding), so a flood is digested in well under a
-second.
+The input queue drops past `queue_limit` but never a note-off (input_queue.py). While input
+waits in the queue, the model hears only the newest tokens of the backlog (context.py: thin), so
+events are taken in at the speed of the Python code around them, not of the model's steps.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ class Engine:
         self._thread: threading.Thread | None = None
         self.last_reaction_s: float | None = None  # call end -> first answer note due
         self.input_lag_s = 0.0  # worst time from the MIDI callback's stamp to the engine
+        self._thinned_at = -float("inf")  # the last log line about a flood's thinned tokens
         # Read by other threads (status line, recorder, watchdog): written only here.
         self.answers = 0  # answers started
         self.answers_done = 0  # answers ended (played out, or stopped by reload/shutdown/error)
@@ -213,15 +214,33 @@ class Engine:
             self.context.end_response()
             self.response = self.steering = None
             log.info("barge-in - stopped (%d notes released)", released)
+        # A backlog waits: the model hears its end (context.py), the input does not wait behind
+        # model steps. Otherwise every token is fed now (with what a backlog left, if any).
+        self.context.deferring = not self.queue.empty()
         self.context.hear(event)
+        if self.context.deferring:
+            self._report_thinned(self.context.thin())
         self.metrics.heard(event.time, self.clock(), self.queue.qsize())
         if isinstance(decision, Respond):
             self._start_response(decision, self.clock())
+
+    def _input_waits(self) -> bool:
+        return not self.queue.empty()
+
+    def _report_thinned(self, skipped: int) -> None:
+        """Log the tokens a flood kept from the model, at most once a second."""
+        now = self.clock()
+        if skipped and now - self._thinned_at >= 1.0:
+            log.warning("input flood: the model hears the newest notes of the backlog "
+                        "(%d tokens left out so far)", self.context.tokens_skipped)
+            self._thinned_at = now
 
     def tick(self, now: float) -> None:
         """Time has passed: maybe end the call, generate the answer up to now + lookahead."""
         # With input still queued the silence is not real yet: a backlog (a flood, a slow machine)
         # would otherwise turn each old note into a call of its own.
+        if self.context.unheard and self.queue.empty():  # a flood's tail, once it has passed
+            self.context.catch_up(self._input_waits)
         if self.speculation.pending:  # committed at its deadline if no input came first
             if now < self.speculation.deadline or not self.queue.empty():
                 return
@@ -240,21 +259,25 @@ class Engine:
         analysis = self.sync.steer(self.analyzer.end_call(), now)  # a running clock is the pulse
         self.answers += 1
         self.last_analysis = analysis
-        if self.context.follow_tempo(analysis.pulse if analysis is not None else None):
-            now = max(now, self.clock())  # hearing the call took time: plan from when it ended
+        over = now  # the instant the call was over (the metrics' "call over")
+        self.context.follow_tempo(analysis.pulse if analysis is not None else None)
+        # Analysing (~10 ms) and hearing the call took time: plan from now, or the next beat may
+        # already be too close to compute its first note for. Ahead of the deadline (speculation)
+        # the clock is still before it.
+        now = max(now, self.clock())
         plan = plan_answer(analysis, self.config.policy, now + self.early_s, d.response_seconds)
         self.sync.planned(plan.start, plan.end)
         log.info("call ended (%.1f s, %d notes; %s) - %s", d.call_seconds, d.notes,
                  analysis.describe() if analysis else "no notes", plan.describe(now))
-        self.metrics.call_over(now)
+        self.metrics.call_over(over)
         self.response = _Response(started=plan.start, end=plan.end,
-                                  call_ended=now if d.ended_at is None else d.ended_at)
+                                  call_ended=over if d.ended_at is None else d.ended_at)
         if self.context.time_shifts:
             self.steering = Steering(self.config.steering, analysis, self.tok, plan.start,
                                      plan.end, self.sampler.rng, on_pulse=plan.on != "now",
                                      step_s=self.context.step_s)
         log.debug("call detected %.1f ms after it ended; input reached the engine within "
-                  "%.1f ms (worst since the last answer)", 1000 * (now - self.response.call_ended),
+                  "%.1f ms (worst since the last answer)", 1000 * (over - self.response.call_ended),
                   1000 * self.input_lag_s)
         self.input_lag_s = 0.0
         self.context.start_response(plan.start)

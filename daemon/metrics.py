@@ -4,8 +4,11 @@ The engine is given an EngineMetrics and calls it at each point below, on the en
 times on the engine's (monotonic) clock. The default does nothing. `improvd run --metrics FILE`
 gives it a MetricsFile, which appends one JSON line per call; benchmarks read the file back with
 read_metrics. JSON lines, one object each:
-  {"heard": [stamp, in_state, queued]}   an input event stamped by the MIDI reader is in the
-                                         model's state at in_state; `queued` are still waiting
+  {"heard": [stamp, in_state, queued]}   an input event stamped by the MIDI reader is taken in
+                                         by the engine at in_state (keys, call analysis, history;
+                                         its tokens in the model's state unless `queued` > 0:
+                                         then a backlog waits and the model hears only its
+                                         newest tokens, context.py); `queued` are still waiting
   {"call_over": t}                       the policy declared the call over at t
   {"note_due": [pitch, t]}               an answer note-on is scheduled for t
   {"answer_done": [step_mean_s, step_worst_s, worst_late_s]}   per answer: model step times and

@@ -16,12 +16,18 @@ default), a delay as long as the whole target. The interval is made GIL_SWITCH_S
 
 Memory is locked (mlockall: no page fault in a hot path) only where the memlock limit is
 unlimited: with a finite limit, MCL_FUTURE would make later allocations fail instead.
+
+Python's cyclic garbage collector is the other stall: a full collection walks every object the
+process holds (modules, onnxruntime, the ports: ~30,000) in ~10 ms with the GIL held, and whatever
+thread is due to send waits for it. Once started, settle_heap() collects once and freezes what
+lives on (gc.freeze): later collections walk only what was made since.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 import os
 import resource
@@ -74,6 +80,16 @@ def _refuse(what: str, why: str) -> bool:
                     "at normal priority; raise the rtprio limit (LimitRTPRIO in the systemd unit, "
                     "the audio group's rtprio on a desktop)", _priority, why, what)
     return False
+
+
+def settle_heap(collect: bool = True) -> None:
+    """Start-up (or a model swap) is over: collect once, then move every object that lives on out
+    of the collector's sight, so no later collection holds the GIL for ~10 ms walking them.
+    collect=False (while music may play): freeze only, which costs no walk; a little garbage of
+    the swap may be frozen with the rest."""
+    if collect:
+        gc.collect()
+    gc.freeze()
 
 
 def lock_all_memory() -> bool:

@@ -76,3 +76,12 @@ def test_arrivals_meet_their_own_scheduled_note_and_call():
     late = measure(Metrics(calls=[10.0], dues=[[(60, 10.0), (61, 10.1)]]), [(10.002, 60)])
     assert late["unmatched_due"] == 1 and late["jitter"] == pytest.approx([0.002])
     assert measure(timing, arrivals, skip=1)["reaction"] == pytest.approx([0.003])
+
+
+def test_a_note_sent_ahead_that_arrives_before_its_time_is_still_its_own():
+    # The daemon sends half a JACK period early: a note may reach the peer before it is due. It
+    # is that note's arrival (0.5 ms early), not the next note of its pitch a phrase later.
+    timing = Metrics(calls=[10.0], dues=[[(60, 10.1), (60, 10.3)]])
+    got = measure(timing, [(10.0995, 60), (10.3004, 60)])
+    assert got["jitter"] == pytest.approx([0.0005, 0.0004])
+    assert got["unmatched_due"] == 0

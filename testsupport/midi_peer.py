@@ -118,12 +118,15 @@ class MidiPeer:
             time.sleep(poll_s)
         return predicate()
 
-    def wait_quiet(self, quiet_s: float, timeout: float, since: float = 0.0) -> bool:
+    def wait_quiet(self, quiet_s: float, timeout: float, since: float = 0.0,
+                   all_off_ends_notes: bool = False) -> bool:
         """Wait until no note sounds and nothing arrived for quiet_s seconds (an answer may hold
-        a note longer than quiet_s: that is not its end)."""
+        a note longer than quiet_s: that is not its end). all_off_ends_notes: the daemon's All
+        Notes Off ends notes too, as a synth hears it (a benchmark that only waits for the end)."""
         def quiet():
             msgs = self.messages(since)
-            return not msgs or (time.monotonic() - msgs[-1][0] >= quiet_s and not sounding(msgs))
+            return not msgs or (time.monotonic() - msgs[-1][0] >= quiet_s
+                                and not sounding(msgs, all_off_ends_notes))
         return self.wait_for(quiet, timeout)
 
     def close(self) -> None:
