@@ -33,6 +33,7 @@ from .events import Event
 log = logging.getLogger(__name__)
 
 ANSWER = "answer"  # notes the model plays
+AHEAD = "ahead"  # an answer computed before the call's end (speculation.py), not yet kept
 THRU = "thru"  # the player's own notes forwarded (midi.thru); a barge-in must not cut them
 ALL_NOTES_OFF = 123
 ALL_SOUND_OFF = 120
@@ -71,8 +72,18 @@ class Scheduler:
                 self._cond.notify()
 
     def pending(self, source: str | None = None) -> int:
+        """Events waiting to be sent, of `source` (None: all that will be, so not AHEAD's)."""
         with self._cond:
-            return sum(1 for item in self._heap if source is None or item[3] == source)
+            return sum(1 for item in self._heap
+                       if item[3] == source or (source is None and item[3] != AHEAD))
+
+    def retag(self, old: str, new: str) -> None:
+        """The pending and sounding events of `old` become `new`'s (an answer computed ahead
+        is kept: from now on it is the answer)."""
+        with self._cond:
+            self._heap = [(d, q, e, new if s == old else s) for d, q, e, s in self._heap]
+            heapq.heapify(self._heap)
+            self._sounding = {k: new if s == old else s for k, s in self._sounding.items()}
 
     def sounding(self, source: str | None = None) -> set[tuple[int, int]]:
         with self._cond:

@@ -3,14 +3,17 @@
 When the call's end is near (the silence deadline, or the pulse's, is within LEAD_S), the engine
 takes everything an answer changes as it stands (the model's recurrent state, the context, the
 analyzer and policy, the sampler's generator), starts the answer as it would at the deadline and
-generates its first lookahead. What it would send and record is held back: the scheduler and the
-metrics are stood in for by recorders, and the engine's log lines wait too. Then:
+generates its first lookahead. Its notes go to the scheduler at once, tagged AHEAD (all are due
+at or after the deadline); what it would record and log is held back. Then:
 
-  commit   the deadline comes with no new input: the held events go to the scheduler, the held
-           records and log lines out, and the answer goes on as any other. Its first note-on is
-           already computed, so it leaves at its due time.
-  abandon  input comes first (the player went on): everything is put back as it was, nothing
-           was sent, logged or recorded, and the input is handled as if nothing had happened.
+  commit   the deadline comes with no new input: the notes become the answer's, the held
+           records and log lines go out, and the answer goes on as any other. Its first note-on
+           was waiting in the scheduler, so it leaves at its due time on the sending thread's
+           own wake-up.
+  abandon  input comes first (the player went on): the notes are cancelled and everything is
+           put back as it was; nothing was sent, logged or recorded, and the input is handled as
+           if nothing had happened. (Input that came just before the deadline but reached the
+           engine just after it finds the first note sent: it is released at once.)
 
 The answer is the one the engine would have played from the deadline: the same plan, the same
 draws from the same generator. A beat-relative model (beat_context.py) hears the call only at the
@@ -25,6 +28,7 @@ import logging
 from collections import deque
 
 from .policy import CallResponsePolicy
+from .scheduler import AHEAD, ANSWER
 
 log = logging.getLogger(__name__)
 
@@ -37,27 +41,34 @@ _ENGINE_FIELDS = ("answers", "last_analysis", "last_reaction_s", "input_lag_s", 
 
 
 class HeldScheduler:
-    """Stands in for the scheduler while speculating: pushes are kept, the rest goes through."""
+    """Stands in for the scheduler while speculating. The answer's notes go to the real one
+    at once, tagged AHEAD: all of them are due at or after the deadline, so the sending thread
+    sends the first at its due time on its own wake-up, with no hand-over from the engine thread
+    in between; abandon() cancels them, commit() makes them the answer's. The All Notes Off that
+    follows the answer waits for the commit."""
 
     def __init__(self, scheduler):
         self.real = scheduler
         self.held: list[tuple] = []
 
-    def push(self, *args, **kwargs) -> None:
-        self.held.append(("push", args, kwargs))
+    def push(self, due, event, source=ANSWER) -> None:
+        self.real.push(due, event, AHEAD if source == ANSWER else source)
 
     def all_notes_off_after(self, *args, **kwargs) -> None:
         self.held.append(("all_notes_off_after", args, kwargs))
-
-    def reset_stats(self) -> None:
-        self.held.append(("reset_stats", (), {}))
 
     def __getattr__(self, name):
         return getattr(self.real, name)
 
     def replay(self) -> None:
+        self.real.retag(AHEAD, ANSWER)
         for method, args, kwargs in self.held:
             getattr(self.real, method)(*args, **kwargs)
+
+    def cancel(self) -> int:
+        """Drop what was computed ahead; notes already sent (input that came just before the
+        deadline reached the engine just after it) are released at once. Returns those."""
+        return self.real.cancel_pending_and_release(AHEAD)
 
 
 class HeldCalls:
@@ -169,8 +180,11 @@ class Speculation:
         self._saved = None
 
     def abandon(self) -> None:
-        """Input came before the deadline: put everything back, nothing was sent."""
-        self._release()
+        """Input came before the deadline: put everything back; nothing was sent (unless the
+        input reached the engine only after the deadline: those notes are released at once)."""
+        scheduler, _, _ = self._release()
+        if released := scheduler.cancel():
+            log.debug("%d notes computed ahead had gone out; released", released)
         self._restore()
         self.deadline = None
         self._saved = None

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from engine_support import Rig
+from engine_support import Rig, sounding
 
 from improvd.daemon import speculation
 from improvd.daemon.beat_context import BeatContextWindow
+from improvd.daemon.events import Event
 from improvd.daemon.tokenizers.beat_performance import BeatPerformanceTokenizer
 from improvd.testsupport.random_model import make_random_recurrent_model
 
@@ -111,3 +112,27 @@ def test_a_runner_without_snapshots_is_not_speculated_for(model_path):
     assert not rig.engine.speculation.pending
     rig.advance(3.0)
     assert rig.out.sent  # answered the plain way
+
+
+def test_the_first_note_leaves_on_time_without_the_engine_and_a_late_abandon_releases_it(
+        model_path):
+    # The sending thread alone (no engine tick after the speculation started) sends the first
+    # note at its due time: no hand-over from the engine thread at the deadline.
+    rig = Rig(model_path, silence_ms=300)
+    ended = rig.phrase()
+    rig.advance(ended + 0.3 - 0.01 - rig.now, step=0.001)  # 10 ms before the deadline
+    spec = rig.engine.speculation
+    assert spec.pending and rig.out.sent == []
+    deadline = spec.deadline
+    rig.now = deadline + 0.05
+    rig.engine.scheduler.run_due(rig.now)  # the scheduler thread's wake-ups only
+    first = [(t, e) for t, e in rig.out.sent if e.is_note_on]
+    assert first and first[0][1].time >= deadline
+    assert spec.pending  # the engine has not looked yet: not kept, not dropped
+    # Input stamped before the deadline reaches the engine only now: the answer is dropped and
+    # what of it sounded is released at once.
+    rig.engine.handle(Event(deadline - 0.001, "note_on", 72, 90), deadline - 0.001)
+    assert not spec.pending and rig.engine.response is None
+    answer_notes = [e for _, e in rig.out.sent if e.pitch != 72]
+    assert not sounding(answer_notes)
+    assert rig.engine.scheduler.pending("ahead") == 0
