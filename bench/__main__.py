@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import common, load, summary
+from . import common, harness, load, summary
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load", choices=("both", "quiet", "busy"), default="both",
                         help=f"run the timing benchmarks ({', '.join(load.TIMED)}) quiet, beside "
                              "a busy loop on every core, or both (default)")
+    parser.add_argument("--priority", type=int, metavar="N",
+                        help="the daemon's [realtime] priority in the timing runs (default: its "
+                             "own default, 4)")
     args = parser.parse_args(argv)
+    harness.realtime_priority = args.priority
     if args.model is not None:
         if not args.model.is_file():
             parser.error(f"--model {args.model}: no such file")

@@ -25,7 +25,7 @@ from improvd.daemon.metrics import Metrics, read_metrics
 from improvd.testsupport.daemon_process import Daemon
 from improvd.testsupport.midi_peer import MidiPeer
 
-from . import common
+from . import common, harness
 from .harness import private_jack_server, write_config
 
 log = logging.getLogger(__name__)
@@ -161,6 +161,7 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
         "daemon_engine_step_mean_per_answer_ms": common.stats(steps),
         "target_ms": TARGET_MS,
         "settings": {"silence_ms": 60, "response_s": RESPONSE_S, "max_initial_wait_ms": 0,
+                     "realtime_priority": harness.realtime_priority,
                      "measurements": "improvd run --metrics (daemon/metrics.py)"},
     }
     out = common.result(NAME, quick, figures, details)

@@ -71,6 +71,11 @@ def private_jack_server() -> Iterator[object]:
         server.stop()
 
 
+# The daemon's [realtime] priority in timing runs (`python -m bench --priority N`); None: its
+# default. The trade-off it sets is measured, not assumed (README, "Real-time priority").
+realtime_priority: int | None = None
+
+
 def write_config(path: Path, *, silence_ms: int = 60, response_s: float = 0.5,
                  seed: int = 1) -> Path:
     """Settings for timing runs: short calls count, a fixed short answer, the answer at once
@@ -81,7 +86,8 @@ def write_config(path: Path, *, silence_ms: int = 60, response_s: float = 0.5,
         f"silence_ms = {silence_ms}\nmin_call_ms = 0\nresponse = {response_s}\n"
         "barge_in = \"continue\"\nanswer_start = \"now\"\nend_on_pulse = false\n"
         "[sampling]\n"
-        f"seed = {seed}\nmax_initial_wait_ms = 0\n")
+        f"seed = {seed}\nmax_initial_wait_ms = 0\n"
+        + ("" if realtime_priority is None else f"[realtime]\npriority = {realtime_priority}\n"))
     return path
 
 

@@ -147,7 +147,7 @@ class RealtimeConfig:
     (realtime.py)."""
     # SCHED_FIFO priority of the sender and input threads (the engine's one less); 0 = normal.
     # Below JACK's threads (jackd's default is 10, its clients run at 5).
-    priority: int = _field(0, lo=0, hi=99)
+    priority: int = _field(4, lo=0, hi=99)
     lock_memory: bool = _field(True)  # mlockall, only where the memlock limit is unlimited
 
 
