@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .events import Event
 from .midi_events import to_event, write_midi_file
-from .scheduler import ANSWER
+from .scheduler import AHEAD, ANSWER
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,9 @@ class SessionRecorder:
 
     def sent(self, t: float, event: Event, source: str) -> None:
         """Scheduler.on_sent: an event left the output at t. The player's own notes forwarded
-        by midi.thru are already in the call track."""
-        if source == ANSWER:
+        by midi.thru are already in the call track. A note of an answer computed ahead (AHEAD)
+        that went out before the engine kept it was heard all the same: it is the answer's."""
+        if source in (ANSWER, AHEAD):
             self._queue.put(("answer", event, t))
 
     # --- the owner's thread -------------------------------------------------------------------

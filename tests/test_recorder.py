@@ -13,7 +13,7 @@ from improvd.daemon.analysis import analyze
 from improvd.daemon.events import Event
 from improvd.daemon.midi_events import read_midi_tracks
 from improvd.daemon.recorder import RecordError, SessionRecorder
-from improvd.daemon.scheduler import ANSWER, THRU
+from improvd.daemon.scheduler import AHEAD, ANSWER, THRU
 
 
 def wait_for(predicate, timeout=5.0):
@@ -122,3 +122,18 @@ def test_the_midi_clock_sets_the_tempo_over_the_calls_pulse(tmp_path):
     assert bpm == pytest.approx(100, abs=0.01)
     # The clock is no note: the call track starts at the first note, in real time.
     assert [round(e.time, 3) for e in read_midi_tracks(files[0])["call"]][:2] == [0.0, 0.3]
+
+
+def test_an_answer_note_sent_before_the_engine_kept_its_speculation_is_recorded(tmp_path):
+    # The first note of an answer computed ahead leaves at the deadline, tagged AHEAD, often
+    # before the engine thread has kept the answer: it was heard, so it is the answer's.
+    engine = SimpleNamespace(answers_done=0, last_analysis=None)
+    rec = SessionRecorder(tmp_path, engine, poll_s=0.01)
+    play_call(rec, 0.0, [60, 64])
+    rec.sent(1.0, Event(1.0, "note_on", 67, 90), AHEAD)
+    rec.sent(1.2, Event(1.2, "note_off", 67, 0), ANSWER)
+    engine.answers_done = 1
+    wait_for(lambda: rec.files)
+    answer = read_midi_tracks(rec.files[0])["answer"]
+    assert [(e.kind, e.pitch) for e in answer] == [("note_on", 67), ("note_off", 67)]
+    rec.close()
