@@ -237,10 +237,11 @@ class CallAnalyzer:
         if self._open or len(self._onsets) < 4:
             return None
         longest_gap = float(np.diff(self._onsets).max())
-        # Nothing can be due before a beat (at least MIN_BEAT_S) has passed: a fast run or a
-        # flood never pays for the analysis while it goes on.
+        # Nothing can be due before a beat (at least MIN_BEAT_S) has passed since the last
+        # note-on: a fast run or a flood never pays for the analysis while it goes on. (Not
+        # since the last onset: a stream of note-ons closer than a chord's spread is one onset.)
         wait = max(longest_gap, MIN_BEAT_S)
-        if self._cached is None and (now is None or now < self._onsets[-1] + wait):
+        if self._cached is None and (now is None or now < self.last_onset + wait):
             return None
         a = self.analysis()
         if a is None or a.pulse is None:

@@ -4,13 +4,17 @@ Each event is tokenized as it arrives (the tokenizer's streaming encoder) and ev
 through runner.advance once: one small ONNX step per token, the window is never re-run. Generated
 tokens go through the same runner, so the model hears its own answer as part of the music.
 
-Under a flood, input the model cannot step through in real time (thousands of events a second,
-each step ~0.2 ms), the engine sets `deferring` while more input waits: a heard event's tokens
-then wait in `_unheard`, the engine keeps taking events in (keys, call analysis, history), and
-thin() keeps only the newest FLOOD_TAIL_TOKENS of the backlog for the model; catch_up() feeds
-them once the queue is empty, and anything that reads the model (its logits, a played token)
-catches up first. The model hears the end of the flood, not all of it, and the input never waits
-behind model steps. In playing (`deferring` False) every token is fed as it is heard.
+The model only has to have heard the music when something reads it (the answer's first token,
+an accompaniment), and a step costs ~0.1-0.3 ms. So the engine sets `deferring` when input comes
+faster than anyone plays: while more input waits in its queue (a backlog), or when an event
+follows the one before it by less than DENSE_INPUT_S (the notes of a chord, a flood). A heard
+event's tokens then wait in `_unheard`, the engine takes events in (keys, call analysis, history)
+without a step each, and thin() keeps only the newest FLOOD_TAIL_TOKENS for the model. They are
+fed once the input has paused DENSE_INPUT_S with nothing queued (the engine's tick), and anything
+that reads the model (its logits, a played token) catches up first. Feeding stops between two
+tokens as soon as input waits (`input_waits`): input never waits behind more than one step. Under
+a 10,000 events/s flood the model hears the flood's end, not all of it; a player's single notes
+are fed as they are heard.
 
 Two clocks meet here. Real time is time.monotonic() seconds; model time is what the time-shift
 tokens have told the model. An anchor (a real and a model time that meet) and a rate (model
@@ -33,9 +37,13 @@ from .events import Event
 
 log = logging.getLogger(__name__)
 
-# Under a backlog the model hears at most the newest this many heard tokens (a few notes' worth:
-# enough for it to know where the music is when the flood ends, ~5 ms of steps to catch up).
-FLOOD_TAIL_TOKENS = 24
+# Under a backlog the model hears at most the newest this many heard tokens: a ten-note chord
+# with its velocity and time tokens twice over, enough to know where the music is when a flood
+# ends (~5-10 ms of steps to catch up, stopped whenever input waits).
+FLOOD_TAIL_TOKENS = 48
+# Input closer than this to the event before it is no single note a player placed: a chord's
+# other notes (fed a moment later, all at once) or a flood (not fed until it pauses).
+DENSE_INPUT_S = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,9 @@ class ModelContext:
         self.step_seconds: deque[float] = deque(maxlen=512)  # runner.advance durations
         self._unheard: deque[int] = deque()  # heard tokens not yet fed to the model
         self.deferring = False  # set by the engine while a backlog of input waits
+        # Asked between heard tokens fed to the model: True (input waits) stops the feeding, the
+        # engine takes that input in first and feeds the rest when the queue is empty (tick).
+        self.input_waits: Callable[[], bool] | None = None
         self.tokens_skipped = 0  # heard tokens thin() left out (a flood)
         self._encoder = self.tok.encoder()
         self._decoder = None
@@ -115,7 +126,7 @@ class ModelContext:
     def _heard(self, event: Event, ids: list[int]) -> int:
         self._unheard.extend(ids)
         if not self.deferring:
-            self.catch_up()
+            self.catch_up(self.input_waits)
         if event.kind != "control_change":
             self.history.append(HistoryItem("heard", event))
         return len(ids)

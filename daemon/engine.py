@@ -29,6 +29,7 @@ from .accompany import Accompanist, make_policy
 from .analysis import CallAnalyzer
 from .clock_sync import TRANSPORT_STOP, ClockSync
 from .config import Config
+from .context import DENSE_INPUT_S
 from .events import Event
 from .handover import plan_answer
 from .input_queue import InputQueue
@@ -79,6 +80,7 @@ class Engine:
         self.last_reaction_s: float | None = None  # call end -> first answer note due
         self.input_lag_s = 0.0  # worst time from the MIDI callback's stamp to the engine
         self._thinned_at = -float("inf")  # the last log line about a flood's thinned tokens
+        self._heard_at = -float("inf")  # the stamp of the last event heard
         # Read by other threads (status line, recorder, watchdog): written only here.
         self.answers = 0  # answers started
         self.answers_done = 0  # answers ended (played out, or stopped by reload/shutdown/error)
@@ -94,6 +96,7 @@ class Engine:
         self.runner = runner
         self.tok = runner.tokenizer
         self.context = make_context(runner)  # ContextWindow, or StepContextWindow
+        self.context.input_waits = self._input_waits
         self.analyzer = CallAnalyzer()
         self.policy = make_policy(config, self.analyzer, self.sync)  # or accompany
         self.steering: Steering | None = None  # the current answer's (performance models)
@@ -184,6 +187,9 @@ class Engine:
                         - self.early_s)
         if (ahead := self.speculation.wake_at()) is not None:
             deadline = ahead if deadline is None else min(deadline, ahead)
+        if self.context.unheard:  # held back from the model while input was dense
+            fed_at = self._heard_at + DENSE_INPUT_S
+            deadline = fed_at if deadline is None else min(deadline, fed_at)
         return HEARTBEAT_S if deadline is None else min(HEARTBEAT_S, max(0.0, deadline - now))
 
     def handle(self, msg, t: float) -> None:
@@ -214,9 +220,12 @@ class Engine:
             self.context.end_response()
             self.response = self.steering = None
             log.info("barge-in - stopped (%d notes released)", released)
-        # A backlog waits: the model hears its end (context.py), the input does not wait behind
-        # model steps. Otherwise every token is fed now (with what a backlog left, if any).
-        self.context.deferring = not self.queue.empty()
+        # Input faster than a player's (a backlog waits, a chord's notes, a flood): the model
+        # hears it once it pauses (context.py), the input does not wait behind model steps.
+        # Otherwise every token is fed now (with what came before it, if any waited).
+        dense = event.time - self._heard_at < DENSE_INPUT_S
+        self._heard_at = max(self._heard_at, event.time)
+        self.context.deferring = dense or not self.queue.empty()
         self.context.hear(event)
         if self.context.deferring:
             self._report_thinned(self.context.thin())
@@ -226,6 +235,11 @@ class Engine:
 
     def _input_waits(self) -> bool:
         return not self.queue.empty()
+
+    def _input_paused(self, now: float) -> bool:
+        """Nothing is queued and the last event heard is DENSE_INPUT_S old: the tokens held
+        back from the model (context.py) are fed now."""
+        return self.queue.empty() and now >= self._heard_at + DENSE_INPUT_S
 
     def _report_thinned(self, skipped: int) -> None:
         """Log the tokens a flood kept from the model, at most once a second."""
@@ -239,7 +253,7 @@ class Engine:
         """Time has passed: maybe end the call, generate the answer up to now + lookahead."""
         # With input still queued the silence is not real yet: a backlog (a flood, a slow machine)
         # would otherwise turn each old note into a call of its own.
-        if self.context.unheard and self.queue.empty():  # a flood's tail, once it has passed
+        if self.context.unheard and self._input_paused(now):  # a chord's or a flood's tail
             self.context.catch_up(self._input_waits)
         if self.speculation.pending:  # committed at its deadline if no input came first
             if now < self.speculation.deadline or not self.queue.empty():
@@ -292,6 +306,8 @@ class Engine:
         initial_steps = self.config.sampling.max_initial_wait_ms // round(step_s * 1000)
         budget = MAX_TOKENS_PER_TICK
         while not r.closed and ctx.response_time < horizon and budget > 0:
+            if self.speculation.computing and self._input_waits():
+                break  # the player went on: this answer computed ahead is dropped
             budget -= 1
             to_end = max(1, math.ceil((r.end - ctx.response_time) / step_s - 1e-9))
             # Before the first note only a short wait is allowed, so the answer starts promptly.

@@ -63,7 +63,11 @@ class MetricsFile(EngineMetrics):
                 self._file.flush()
 
     def heard(self, stamp: float, in_state: float, queued: int) -> None:
-        self._write({"heard": [stamp, in_state, queued]})
+        # One per input event, thousands a second in a flood: formatted by hand (a float's repr
+        # is valid JSON for the finite times here) at a third of json.dumps' cost.
+        with self._lock:
+            if not self._file.closed:
+                self._file.write(f'{{"heard":[{stamp!r},{in_state!r},{queued:d}]}}\n')
 
     def call_over(self, t: float) -> None:
         self._write({"call_over": t}, flush=True)

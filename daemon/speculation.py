@@ -121,6 +121,7 @@ class Speculation:
         self.engine = engine
         self.log = engine_log
         self.deadline: float | None = None  # set while a speculative answer waits
+        self.computing = False  # True while try_start computes one
         self._saved: dict | None = None
         self._held: tuple[HeldScheduler, HeldCalls, HeldLog] | None = None
 
@@ -152,20 +153,30 @@ class Speculation:
         deadline = e.policy.next_deadline(now)
         if deadline is None or deadline <= now or deadline - now > LEAD_S:
             return
+        # What was heard reaches the model first, outside what may be undone (it is the music
+        # either way); input that comes meanwhile stops it, and the call goes on.
+        e.context.catch_up(e._input_waits)
+        if e._input_waits():
+            return
         self._save()
+        self.computing = True  # the engine's generation stops as soon as input waits
         try:
             decision = e.policy.poll(deadline)
             if isinstance(decision, respond_type):
                 self.deadline = deadline
                 e._start_response(decision, deadline)
-                e._generate(deadline)
-                log.debug("answer computed ahead in %.1f ms, %.1f ms before its deadline",
-                          1000 * (e.clock() - now), 1000 * (deadline - e.clock()))
-                return
+                if not e._input_waits():
+                    e._generate(deadline)
+                if not e._input_waits():
+                    log.debug("answer computed ahead in %.1f ms, %.1f ms before its deadline",
+                              1000 * (e.clock() - now), 1000 * (deadline - e.clock()))
+                    return
         except BaseException:
             self.abandon()
             raise
-        self.abandon()  # too short a call, say: nothing to compute ahead
+        finally:
+            self.computing = False
+        self.abandon()  # too short a call, or the player went on while it was computed
 
     def commit(self) -> None:
         """The deadline has come without input: play what was computed."""

@@ -39,6 +39,7 @@ def test_a_backlog_costs_the_model_only_its_newest_tokens(model_path, caplog):
     steps_before = runner.steps
     with caplog.at_level(logging.WARNING):
         assert _digest_queued(engine) == len(flood)
+    rig.advance(0.05)  # the flood has passed: the engine thread ticks on
     ctx = engine.context
     # Every event was taken in: the history holds them and no key is left held.
     heard = [item.event for item in ctx.history if item.source == "heard"]
