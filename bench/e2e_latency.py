@@ -77,7 +77,9 @@ def measure(timing: Metrics, arrivals: list[tuple[float, int]], skip: int = 0) -
     bounds = timing.calls[1:] + [float("inf")]
     answers = list(zip(timing.calls, bounds, timing.dues))[skip:]
     for call, end, dues in answers:
-        mine = [(t, p) for t, p in arrivals if call <= t < end]
+        # An answer computed ahead is sent so as to reach the listener at the call's end: its
+        # first note may arrive up to a period before it (a negative reaction, kept as such).
+        mine = [(t, p) for t, p in arrivals if call - EARLY_S <= t < end - EARLY_S]
         if mine:
             reaction.append(mine[0][0] - call)
         used = [False] * len(mine)

@@ -36,6 +36,11 @@ def thinned_tokens(daemon_log: str) -> int:
     return max((int(n) for n in _THINNED.findall(daemon_log)), default=0)
 
 
+def stale_key_releases(daemon_log: str) -> int:
+    """How often the daemon counted held keys as released (a note-off it never got)."""
+    return daemon_log.count("held keys counted as released")
+
+
 def calls_over_after(metrics_path: Path, after: float, tail_bytes: int = 1 << 16) -> list[float]:
     """Call-over instants later than `after` in the last `tail_bytes` of a daemon's metrics file
     (cheap enough to poll while a flood writes megabytes of records)."""

@@ -269,6 +269,13 @@ class CallAnalyzer:
         self._cached = None
         return result
 
+    def answered(self) -> None:
+        """The answer to the call that ended played out: what the player plays next is a new
+        call, however soon (a resumed call is one whose answer the player cut short)."""
+        if self._ended is not None:
+            self._keep_as_earlier(self._ended[0])
+            self._ended = None
+
     def _resume_or_close(self, t: float) -> None:
         notes, onsets, resume_until = self._ended
         self._ended = None

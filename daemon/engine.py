@@ -275,11 +275,12 @@ class Engine:
         self.last_analysis = analysis
         over = now  # the instant the call was over (the metrics' "call over")
         self.context.follow_tempo(analysis.pulse if analysis is not None else None)
-        # Analysing (~10 ms) and hearing the call took time: plan from now, or the next beat may
-        # already be too close to compute its first note for. Ahead of the deadline (speculation)
-        # the clock is still before it.
-        now = max(now, self.clock())
-        plan = plan_answer(analysis, self.config.policy, now + self.early_s, d.response_seconds)
+        # The answer may reach the listener at the instant the call is over, when it is computed
+        # ahead of it (speculation.py: its first note then leaves early_s before); otherwise as
+        # soon as a note sent now gets there. Analysing (a few ms) and hearing the call took
+        # time: plan from after them, or the next beat may already be too close.
+        now = max(now, self.clock() + self.early_s)
+        plan = plan_answer(analysis, self.config.policy, now, d.response_seconds)
         self.sync.planned(plan.start, plan.end)
         log.info("call ended (%.1f s, %d notes; %s) - %s", d.call_seconds, d.notes,
                  analysis.describe() if analysis else "no notes", plan.describe(now))
@@ -385,6 +386,7 @@ class Engine:
         self.steering = None
         self.answers_done += 1
         self.policy.response_done()
+        self.analyzer.answered()  # played out: the next note starts a new call
 
     def panic(self) -> None:
         """Every note off now (the panic control, a DAW's Stop): the answer is dropped."""

@@ -164,3 +164,34 @@ def test_a_burst_of_simultaneous_notes_has_no_pulse():
     notes = [Note(40 + i % 60, 90, 1.0 + i * 0.00004, 1.0 + i * 0.00004 + 0.001)
              for i in range(300)]
     assert analyze_notes(notes).pulse is None
+
+
+def _play(analyzer, notes):
+    for e in notes_to_events(notes):
+        analyzer.update(e)
+
+
+def test_a_call_resumes_after_a_breath_but_not_after_an_answer_played_out():
+    # Eight eighths at 120 bpm, the call taken as over, then the player goes on a beat later.
+    first = call(120, np.arange(0, 4, 0.5), legato=0.8)
+    later = call(120, np.arange(0, 2, 0.5) + 5.0, legato=0.8)
+    for answered in (False, True):
+        analyzer = CallAnalyzer()
+        _play(analyzer, first)
+        analyzer.end_call()
+        if answered:
+            analyzer.answered()  # the answer to it played out before the player went on
+        _play(analyzer, later)
+        assert (analyzer.resumed is not None) == (not answered)
+        assert analyzer.analysis().notes == len(later) + (0 if answered else len(first))
+
+
+def test_a_stream_of_note_ons_closer_than_a_chord_never_pays_for_the_analysis():
+    analyzer = CallAnalyzer()
+    _play(analyzer, call(120, np.arange(0, 4, 0.5)))  # a call with a pulse: onsets to read
+    t = 100.0
+    for k in range(2000):  # then 10 s of notes 5 ms apart, every key up between them
+        t = 2.0 + 0.005 * k
+        _play(analyzer, [Note(40 + k % 40, 80, t, t + 0.002)])
+        assert analyzer.call_end_due(t + 0.003) is None
+    assert analyzer._cached is None  # never analysed while the stream went on

@@ -136,3 +136,50 @@ def test_the_first_note_leaves_on_time_without_the_engine_and_a_late_abandon_rel
     answer_notes = [e for _, e in rig.out.sent if e.pitch != 72]
     assert not sounding(answer_notes)
     assert rig.engine.scheduler.pending("ahead") == 0
+
+
+def test_input_that_comes_while_it_is_computed_stops_it_at_once(model_path):
+    rig = Rig(model_path, silence_ms=300)
+    ended = rig.phrase()
+    engine = rig.engine
+    state = [a.copy() for a in rig.runner.state]
+    drawn = []
+    real_sample = engine.sampler.sample
+
+    def sample_then_the_player_goes_on(logits, mask):
+        drawn.append(real_sample(logits, mask))
+        if len(drawn) == 1:  # the player plays while the answer is computed ahead
+            engine.feed(Event(rig.now, "note_on", 72, 90), rig.now)
+        return drawn[-1]
+
+    engine.sampler.sample = sample_then_the_player_goes_on
+    rig.advance(ended + 0.3 - 0.02 - rig.now, step=0.001)  # within the lead: computed ahead
+    assert len(drawn) == 1  # stopped after the token the input came during
+    assert not engine.speculation.pending and engine.response is None
+    for x, y in zip(rig.runner.state, state):  # put back as it was
+        np.testing.assert_array_equal(x, y)
+    assert rig.out.sent == [] and engine.scheduler.pending("ahead") == 0
+    engine.sampler.sample = real_sample
+    engine.handle(*engine.queue.get_nowait())  # the note is taken in: the call goes on
+    assert engine.policy.held
+
+
+def test_an_answer_computed_ahead_reaches_the_listener_at_the_calls_end(
+        model_path, without_speculation):
+    # With 5 ms of output latency (a synth's) the first note leaves 5 ms early. Computed ahead,
+    # it can leave before the call is over and sound at its end; computed at the deadline, it
+    # sounds 5 ms after it.
+    first = {}
+    for mode in ("ahead", "plain"):
+        if mode == "plain":
+            without_speculation()
+        rig = Rig(model_path, silence_ms=300, **{"midi.output_latency_ms": 5})
+        assert rig.engine.early_s == pytest.approx(0.005)
+        calls = []
+        rig.engine.metrics.call_over = calls.append
+        rig.phrase()
+        rig.advance(3.0, step=0.001)
+        sent, note = next((t, e) for t, e in rig.out.sent if e.is_note_on)
+        first[mode] = (sent - calls[0], note.time - calls[0])
+    assert first["ahead"] == pytest.approx((-0.005, 0.0), abs=1e-6)
+    assert first["plain"][1] >= 0.005 - 1e-6 and first["plain"][0] >= -1e-6
