@@ -188,8 +188,7 @@ class Engine:
         if (ahead := self.speculation.wake_at()) is not None:
             deadline = ahead if deadline is None else min(deadline, ahead)
         if self.context.unheard:  # held back from the model while input was dense
-            fed_at = self._heard_at + DENSE_INPUT_S
-            deadline = fed_at if deadline is None else min(deadline, fed_at)
+            deadline = self._feed_at if deadline is None else min(deadline, self._feed_at)
         return HEARTBEAT_S if deadline is None else min(HEARTBEAT_S, max(0.0, deadline - now))
 
     def handle(self, msg, t: float) -> None:
@@ -236,10 +235,14 @@ class Engine:
     def _input_waits(self) -> bool:
         return not self.queue.empty()
 
+    @property
+    def _feed_at(self) -> float:
+        """When tokens held back from the model while input was dense (context.py) are fed,
+        if nothing is queued then: the last event heard is DENSE_INPUT_S old."""
+        return self._heard_at + DENSE_INPUT_S
+
     def _input_paused(self, now: float) -> bool:
-        """Nothing is queued and the last event heard is DENSE_INPUT_S old: the tokens held
-        back from the model (context.py) are fed now."""
-        return self.queue.empty() and now >= self._heard_at + DENSE_INPUT_S
+        return self.queue.empty() and now >= self._feed_at
 
     def _report_thinned(self, skipped: int) -> None:
         """Log the tokens a flood kept from the model, at most once a second."""

@@ -55,19 +55,20 @@ class MetricsFile(EngineMetrics):
         self._lock = threading.Lock()
 
     def _write(self, record: dict, flush: bool = False) -> None:
+        self._write_line(json.dumps(record, separators=(",", ":")), flush)
+
+    def _write_line(self, line: str, flush: bool = False) -> None:
         with self._lock:
             if self._file.closed:
                 return
-            self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self._file.write(line + "\n")
             if flush:  # rare records: a reader polling the file sees each call end promptly
                 self._file.flush()
 
     def heard(self, stamp: float, in_state: float, queued: int) -> None:
         # One per input event, thousands a second in a flood: formatted by hand (a float's repr
         # is valid JSON for the finite times here) at a third of json.dumps' cost.
-        with self._lock:
-            if not self._file.closed:
-                self._file.write(f'{{"heard":[{stamp!r},{in_state!r},{queued:d}]}}\n')
+        self._write_line(f'{{"heard":[{stamp!r},{in_state!r},{queued:d}]}}')
 
     def call_over(self, t: float) -> None:
         self._write({"call_over": t}, flush=True)

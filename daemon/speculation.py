@@ -165,8 +165,7 @@ class Speculation:
             if isinstance(decision, respond_type):
                 self.deadline = deadline
                 e._start_response(decision, deadline)
-                if not e._input_waits():
-                    e._generate(deadline)
+                e._generate(deadline)  # stops before a token when input waits
                 if not e._input_waits():
                     log.debug("answer computed ahead in %.1f ms, %.1f ms before its deadline",
                               1000 * (e.clock() - now), 1000 * (deadline - e.clock()))
