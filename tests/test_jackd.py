@@ -3,6 +3,9 @@ servers with it."""
 
 from __future__ import annotations
 
+import os
+import struct
+
 import pytest
 
 from improvd.daemon import jackd
@@ -23,3 +26,42 @@ def test_a_server_comes_up_under_its_name_and_stops_with_its_process():
     finally:
         server.stop()
     assert server.process.poll() is not None and not server.answers()
+
+
+
+def _open_files() -> list[str]:
+    return [os.path.realpath(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")]
+
+
+def test_the_cpus_wake_up_request_is_zero_microseconds_held_open(tmp_path, monkeypatch):
+    device = tmp_path / "cpu_dma_latency"
+    device.write_bytes(b"")
+    monkeypatch.setattr(jackd, "CPU_DMA_LATENCY", str(device))
+    fd = jackd.hold_cpus_awake()
+    try:
+        assert fd is not None and device.read_bytes() == struct.pack("i", 0)
+        assert str(device) in _open_files()  # the request lasts as long as the descriptor
+    finally:
+        os.close(fd)
+
+
+def test_no_permission_for_the_request_is_one_log_line_not_an_error(tmp_path, monkeypatch,
+                                                                     caplog):
+    monkeypatch.setattr(jackd, "CPU_DMA_LATENCY", str(tmp_path / "missing"))
+    with caplog.at_level("INFO", logger=jackd.__name__):
+        assert jackd.hold_cpus_awake() is None
+    assert "CPUs may sleep deeply" in caplog.text and "missing" in caplog.text
+
+
+def test_a_server_holds_the_cpus_awake_while_it_runs_where_permitted():
+    def held() -> int:  # other servers of this test session may hold theirs
+        return _open_files().count(jackd.CPU_DMA_LATENCY)
+
+    permitted = os.access(jackd.CPU_DMA_LATENCY, os.W_OK)
+    before = held()
+    server = jackd.JackServer(jackd.unique("improvd-jackd-test"))
+    try:
+        assert held() == before + permitted
+    finally:
+        server.stop()
+    assert held() == before
