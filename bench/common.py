@@ -74,6 +74,27 @@ def pinned(cpu: int | None = None):
         os.sched_setaffinity(0, allowed)
 
 
+@contextmanager
+def as_the_engine_thread(priority: int | None = None):
+    """The calling thread as the daemon runs its engine thread (daemon/realtime.py): on one CPU,
+    and SCHED_FIFO one step under the daemon's [realtime] priority (`priority`, default the
+    config's) where permitted. Yields (cpu or None, the SCHED_FIFO priority or 0 if refused)."""
+    from improvd.daemon.config import RealtimeConfig
+
+    engine_priority = (RealtimeConfig().priority if priority is None else priority) - 1
+    with pinned() as cpu:
+        try:
+            policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(engine_priority))
+        except (AttributeError, OSError, ValueError):  # not permitted, or a priority under 1
+            yield cpu, 0
+            return
+        try:
+            yield cpu, engine_priority
+        finally:
+            os.sched_setscheduler(0, policy, param)
+
+
 def involuntary_switches() -> int:
     """How often the calling thread has been preempted so far (Linux: /proc/thread-self)."""
     try:
