@@ -14,7 +14,9 @@ and kept inside the window it must have arrived in: after the last look that fou
 empty, and before now. When rtmidi's deltas hold (they are the backend's own arrival times), the
 stamps are as exact as with a 1 ms poll; when they do not (a message the backend dropped in
 between, such as active sensing), the error stays below one poll interval. The first message of
-a connection has no delta: until it has come, the thread looks every millisecond.
+a connection has no delta: until it has come, the thread looks every millisecond. On JACK the
+port sends itself one (ports.ANCHOR, not handed on) as it opens, so the fast looks last a moment
+and a daemon waiting for its first note idles too; elsewhere they last until the first input.
 """
 
 from __future__ import annotations

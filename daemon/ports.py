@@ -46,6 +46,15 @@ NO_BACKEND_HELP = (
 )
 
 
+# Sent once into our own JACK input as it opens (MidiInput._read_loop): a tune request, which
+# rtmidi never filters and the daemon has no use for. rtmidi gives the first message a port
+# receives no delta, so until one has come the input thread must look every millisecond to stamp
+# it (input_timing.py); this one, read at once, anchors the chain, so a daemon waiting for its
+# first note idles like one that has heard many.
+ANCHOR = [0xF6]
+ANCHOR_WAIT_S = 1.0  # given up after this (the thread then looks fast until real input comes)
+
+
 class PortError(RuntimeError):
     """A MIDI port or backend problem; the message says what is wrong and what to do."""
 
@@ -264,14 +273,39 @@ class MidiInput(_Port):
         rt.ignore_types(sysex=True, timing=not self._clock, active_sense=True)
         super()._adopt(rt)
 
+    def _send_anchor(self):
+        """JACK: a client of its own sends ANCHOR into this port; returns that client (closed
+        once the anchor has been read), or None where it cannot (then nothing changes)."""
+        if self.backend != "jack" or len(self._rts) != 1:
+            return None
+        client = self.name.rsplit(":", 1)[0] + "-anchor"
+        rt = None
+        try:
+            rt = _new_rt(rtmidi.MidiOut, "jack", client)
+            rt.open_virtual_port("out")
+            with jack.session() as server:
+                server.connect(f"{client}:out", self.name)
+            rt.send_message(ANCHOR)
+            return rt
+        except (PortError, rtmidi.RtMidiError, OSError) as exc:
+            log.debug("input %s: no anchor message (%s); looking fast until the first", self.name,
+                      exc)
+            if rt is not None:
+                rt.delete()
+            return None
+
     def _read_loop(self) -> None:
         """The input thread: drain rtmidi's queues, parse, stamp, hand over. Never raises."""
         realtime.enter("MIDI input")  # SCHED_FIFO where permitted: it stamps the player's notes
         # Per connection: a parser (no mixing), its stamps, and its last look that found nothing.
         sources = [(rt, mido.Parser(), ArrivalStamps(), [-float("inf")]) for rt in self._rts]
         last_input = -float("inf")
+        anchor, anchor_until = self._send_anchor(), time.monotonic() + ANCHOR_WAIT_S
         while not self._closing.is_set():
             busy = False
+            if anchor is not None and time.monotonic() > anchor_until:
+                anchor.delete()  # given up on: its client leaves JACK
+                anchor = None
             for rt, parser, stamper, since in sources:
                 looked = time.monotonic()
                 batch = []
@@ -280,7 +314,12 @@ class MidiInput(_Port):
                 if batch:
                     busy = True
                     last_input = time.monotonic()
-                    self._deliver(batch, parser, stamper, since[0])
+                    # The anchor is stamped with the rest (input that came first included)
+                    # and not delivered; once read, its client leaves JACK.
+                    if self._deliver(batch, parser, stamper, since[0],
+                                     skip_anchor=anchor is not None):
+                        anchor.delete()
+                        anchor = None
                 # All that comes later arrived after this look, if it emptied the queue.
                 since[0] = looked if len(batch) < 1024 else -float("inf")
             if not busy:
@@ -288,14 +327,22 @@ class MidiInput(_Port):
                 anchored = all(stamper.last is not None for _, _, stamper, _ in sources)
                 self._closing.wait(poll_interval(time.monotonic() - last_input, engine_busy,
                                                  anchored))
+        if anchor is not None:  # closed before the anchor came
+            anchor.delete()
 
     def _deliver(self, batch, parser, stamper: ArrivalStamps | None = None,
-                 since: float = -float("inf")) -> None:
+                 since: float = -float("inf"), skip_anchor: bool = False) -> bool:
+        """Stamp and hand over a batch; skip_anchor: the first ANCHOR in it is not handed over.
+        Returns whether one was skipped."""
         # rtmidi gives each message's delta to the one before: messages that waited in the queue
         # get their real times back (input_timing.py).
+        skipped = False
         stamps = (stamper or ArrivalStamps()).stamps([d for _, d in batch], since,
                                                      time.monotonic())
         for (data, _), stamp in zip(batch, stamps, strict=True):
+            if skip_anchor and not skipped and data == ANCHOR:
+                skipped = True
+                continue
             try:
                 parser.feed(data)
                 for msg in parser:
@@ -305,6 +352,7 @@ class MidiInput(_Port):
                 if self._errors in (1, 10, 100, 1000):
                     log.exception("input %s: message handling failed (%d so far)", self.name,
                                   self._errors)
+        return skipped
 
     def close(self) -> None:
         self._closing.set()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import logging
 import os
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 GIL_SWITCH_S = 0.0005
 MCL_CURRENT, MCL_FUTURE = 1, 2  # <sys/mman.h> on Linux
+PR_SET_NAME = 15  # <sys/prctl.h>
 
 _priority = 0  # 0: real-time scheduling not asked for
 _refused = False
@@ -57,7 +59,9 @@ def configure(priority: int, lock_memory: bool) -> None:
 def enter(what: str, below: int = 0) -> bool:
     """Called by a thread as it starts: SCHED_FIFO at the configured priority (less `below`)
     for this thread (on Linux, pid 0 means the calling thread). False when not asked for, not
-    permitted, or the priority less `below` is under 1."""
+    permitted, or the priority less `below` is under 1. Either way the thread's Python name
+    becomes its name in the kernel too (`top -H`, /proc/<pid>/task/*/comm)."""
+    name_this_thread()
     priority = _priority - below
     if _priority <= 0 or priority < 1:
         return False
@@ -69,6 +73,22 @@ def enter(what: str, below: int = 0) -> bool:
         return _refuse(what, exc.strerror or str(exc))
     log.info("%s thread runs real-time (SCHED_FIFO, priority %d)", what, priority)
     return True
+
+
+@functools.cache
+def _libc():
+    """The C library on Linux (mlockall, prctl); None elsewhere."""
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None or not sys.platform.startswith("linux"):
+        return None
+    return ctypes.CDLL(libc_name, use_errno=True)
+
+
+def name_this_thread() -> None:
+    """Linux: the calling thread's kernel name (15 bytes at most) from its Python name."""
+    libc = _libc()
+    if libc is not None:
+        libc.prctl(PR_SET_NAME, threading.current_thread().name.encode()[:15], 0, 0, 0)
 
 
 def _refuse(what: str, why: str) -> bool:
@@ -100,11 +120,10 @@ def lock_all_memory() -> bool:
                  "(LimitMEMLOCK=infinity in the systemd unit, memlock unlimited for the audio "
                  "group on a desktop)", soft // 1024)
         return False
-    libc_name = ctypes.util.find_library("c")
-    if libc_name is None or not sys.platform.startswith("linux"):
+    libc = _libc()
+    if libc is None:
         log.info("memory not locked: mlockall is only used on Linux")
         return False
-    libc = ctypes.CDLL(libc_name, use_errno=True)
     if libc.mlockall(MCL_CURRENT | MCL_FUTURE) != 0:
         log.info("memory not locked: mlockall failed (%s)", os.strerror(ctypes.get_errno()))
         return False

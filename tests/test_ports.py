@@ -259,3 +259,47 @@ def test_an_idle_input_looks_seldom_but_stamps_on_arrival(server, peer):
         assert all(0 <= st - s <= 0.008 for st, s in zip(stamps, sends)), (stamps, sends)
     finally:
         port.close()
+
+
+def _wakeups(comm: str) -> int:
+    """Voluntary context switches so far of this process's thread named `comm` (each sleep)."""
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/comm") as f:
+                if f.read().strip() != comm:
+                    continue
+            with open(f"/proc/self/task/{task}/status") as f:
+                line = next(x for x in f if x.startswith("voluntary_ctxt_switches:"))
+            return int(line.split()[1])
+        except (OSError, StopIteration):
+            continue
+    raise AssertionError(f"no thread named {comm}")
+
+
+def test_an_input_that_never_heard_anything_idles_and_still_stamps_its_first_note(server, peer):
+    """rtmidi gives a port's first message no delta, so without one the thread would look every
+    millisecond until the player's first note: the port sends itself ports.ANCHOR as it opens,
+    which stamps the chain and is not delivered."""
+    from improvd.daemon.input_timing import ACTIVE_S, IDLE_POLL_S
+
+    seen = []
+    port = ports.MidiInput("jack", unique("improvd"), "in",
+                           callback=lambda m, t: seen.append((t, m)))
+    try:
+        time.sleep(ACTIVE_S + 0.3)  # the anchor came and went; the fast-look window is over
+        assert seen == [] and not [p for p in server.ports() if "-anchor:" in p]
+        before, started = _wakeups("improvd-midi-in"), time.monotonic()
+        time.sleep(1.0)
+        looks = (_wakeups("improvd-midi-in") - before) / (time.monotonic() - started)
+        assert looks < 2 / IDLE_POLL_S, f"{looks:.0f} looks a second while idle"
+        with jack.session() as ctl:
+            ctl.connect(peer.out_name, port.name)
+        sent = time.monotonic()
+        peer.send(mido.Message("note_on", note=60, velocity=100))
+        deadline = time.monotonic() + 1.0
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert [m for _, m in seen] == [mido.Message("note_on", note=60, velocity=100)]
+        assert 0 <= seen[0][0] - sent <= 0.008  # its arrival, not the idle look that found it
+    finally:
+        port.close()
