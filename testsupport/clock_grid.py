@@ -44,17 +44,24 @@ def ticks_after_start(messages) -> np.ndarray:
 
 
 def _by_position(raw: np.ndarray, started: float) -> np.ndarray:
-    """Each tick's song position from its interval to the one before (the first: to the
-    Start), in periods of the recent tempo (rounded: a JACK cycle of jitter is far less than
-    half a tick)."""
+    """Each tick's song position from its interval to the one before, in periods of the recent
+    tempo (rounded: a JACK cycle of jitter is far less than half a tick); the first from where
+    the line through the first ticks puts it after the Start, not from its own arrival alone (a
+    busy machine can hand on the first tick a cycle or more after the Start, and a grid counted
+    from there would be a whole tick off)."""
     if len(raw) < 3:
         return raw
-    positions = [round((raw[0] - started) / float(np.median(np.diff(raw[:25]))))]
+    positions = [0]
+    first_period = float(np.median(np.diff(raw[:25])))  # until a dozen intervals have come
     for k in range(1, len(raw)):
         recent = np.diff(raw[max(0, k - 13):k])
-        recent = recent[recent > 0.5 * np.median(recent)] if len(recent) else recent
-        period = float(np.median(recent)) if len(recent) else float(raw[1] - raw[0])
+        recent = recent[recent > 0.5 * np.median(recent)] if len(recent) >= 12 else []
+        period = float(np.median(recent)) if len(recent) else first_period
         positions.append(positions[-1] + round((raw[k] - raw[k - 1]) / period))
+    first = min(len(raw), 25)
+    slope, intercept = np.polyfit(positions[:first], raw[:first], 1)
+    origin = max(0, round((intercept - started) / slope))
+    positions = [p + origin for p in positions]
     out = np.full(positions[-1] + 1, np.nan)  # (a first tick lost: position 0 stays NaN)
     for position, t in zip(positions, raw):
         if np.isnan(out[position]):
