@@ -54,7 +54,7 @@ test: system-deps venv-full
 # Retrains the shipped model (see models/default.md for the figures of the shipped run).
 train-default: venv-full
 	$(VENV)/bin/improvd train --recipe performance-lstm --size default --out runs/default
-	$(VENV)/bin/improvd export --run runs/default --out models/default.onnx --card models/default.md
+	$(VENV)/bin/improvd export --run runs/default --out models/default.onnx --quantize --card models/default.md
 
 bench: system-deps venv-full
 	$(VENV)/bin/python -m bench

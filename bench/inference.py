@@ -9,6 +9,11 @@
 The Keras graphs hold the .onnx file's own weights (bench/keras_weights.py), checked for parity
 first. The machine is shared and noisy, so the three are measured in interleaved rounds and
 compared by medians and ratios.
+
+An int8 model (the shipped one is) is also timed against its float32 twin: the Keras step graph,
+which holds the int8 weights dequantized, converted with tf2onnx as export does. The twin is what
+the parity check is run on (Keras and onnxruntime then compute the same thing), and how far the
+int8 logits are from it is reported beside.
 """
 
 from __future__ import annotations
@@ -39,6 +44,36 @@ def phrase_tokens(tokenizer, length: int) -> np.ndarray:
     return np.asarray((ids * (length // len(ids) + 1))[:length], dtype=np.int32)
 
 
+def stepper(runner, tokens: np.ndarray):
+    """A call that feeds `runner` the next token of `tokens` (round and round)."""
+    at = {"i": 0}
+
+    def step():
+        i = at["i"] = at["i"] + 1
+        runner.advance(int(tokens[i % len(tokens)]))
+
+    return step
+
+
+def float_twin(step, info, tmp: Path):
+    """The float32 runner of an int8 model: its Keras step graph (dequantized weights) through
+    tf2onnx, as export converts."""
+    from improvd.daemon.runner import load_runner
+    from improvd.export.to_onnx import convert
+
+    return load_runner(convert(step, tmp / "float32-twin.onnx", info), "cpu", threads=1)
+
+
+def logits_gap(runner, other, tokens: np.ndarray) -> float:
+    """max |logits| difference of two runners fed the same tokens from a fresh state."""
+    from improvd.export.verify import runner_logits
+
+    gap = float(np.abs(runner_logits(runner, tokens) - runner_logits(other, tokens)).max())
+    runner.reset()
+    other.reset()
+    return gap
+
+
 def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
     from improvd.daemon.runner import load_runner
 
@@ -51,10 +86,13 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
 
         import tensorflow as tf
 
-        from .keras_weights import check_parity, keras_models
+        from .keras_weights import check_parity, is_quantized, keras_models
 
         config, model, step = keras_models(path, runner.info)
-    parity = check_parity(runner, config, model, step, tokens[:64])
+        twin = float_twin(step, runner.info, Path(tmp)) if is_quantized(path) else None
+    parity = check_parity(twin or runner, config, model, step, tokens[:64])
+    if twin is not None:
+        parity["int8_vs_float32_twin"] = logits_gap(runner, twin, tokens[:64])
 
     states = [tf.zeros((1, config.units)) for _ in range(2 * config.layers)]
     eager_state = {"states": states, "i": 0}
@@ -69,15 +107,11 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
     def seeds_predict():
         model.predict(window_batch, verbose=0)
 
-    onnx_i = {"i": 0}
-
-    def onnx_step():
-        i = onnx_i["i"] = onnx_i["i"] + 1
-        runner.advance(int(tokens[i % len(tokens)]))
-
-    for fn in (onnx_step, eager_step, seeds_predict):  # first calls build and trace
-        common.time_calls(fn, 3)
-    onnx_s, eager_s, predict_s = [], [], []
+    onnx_step, twin_step = stepper(runner, tokens), twin and stepper(twin, tokens)
+    for fn in (onnx_step, eager_step, seeds_predict, twin_step):  # first calls build and trace
+        if fn is not None:
+            common.time_calls(fn, 3)
+    onnx_s, eager_s, predict_s, twin_s = [], [], [], []
     preempted = 0  # times this thread (onnxruntime runs on it with one thread) lost the CPU
     for r in range(rounds):  # interleaved, so a load spike hits all three alike
         before = common.involuntary_switches()
@@ -85,6 +119,8 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
         # SCHED_FIFO where permitted (a normal process waits; the engine would not either).
         with common.as_the_engine_thread(harness.realtime_priority) as (pinned_to, fifo):
             onnx_s += common.time_calls(onnx_step, onnx_n)
+            if twin_step is not None:
+                twin_s += common.time_calls(twin_step, onnx_n)
         preempted += common.involuntary_switches() - before
         eager_s += common.time_calls(eager_step, eager_n)
         predict_s += common.time_calls(seeds_predict, predict_n)
@@ -95,11 +131,18 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
     figures = [
         common.figure("1. ONNX step p99 (batch 1, one thread)", onnx["p99"], "ms",
                       f"<= {ONNX_P99_MS} ms", lambda v: v <= ONNX_P99_MS,
+                      f"{'int8' if twin else 'float32'} weights; "
                       f"p50 {onnx['p50']:.3f} ms over {onnx['n']} steps; {slow} steps over 1 ms, "
                       f"the thread was preempted {preempted} times while timing them; "
                       + (f"pinned to CPU {pinned_to}" if pinned_to is not None else "not pinned")
                       + (f", SCHED_FIFO {fifo} as the daemon's engine thread" if fifo
                          else ", normal priority (SCHED_FIFO not permitted)")),
+        *([] if not twin_s else [common.figure(
+            "1. ONNX step, int8 vs its float32 twin (p99 ratio)",
+            onnx["p99"] / common.stats(twin_s, 1000)["p99"], "x", "report only", None,
+            f"float32 twin p50 {common.stats(twin_s, 1000)['p50']:.3f} / p99 "
+            f"{common.stats(twin_s, 1000)['p99']:.3f} ms, interleaved with the int8 steps on the "
+            f"same thread; int8 logits within {parity['int8_vs_float32_twin']:.3f} of the twin's")]),
         common.figure("1. ONNX step vs seeds' predict-per-note (p50 ratio)", speedup, "x",
                       f">= {MIN_SPEEDUP:.0f}x", lambda v: v >= MIN_SPEEDUP,
                       f"predict on a {window}-token window: p50 {seeds['p50']:.1f} ms, "
@@ -109,11 +152,14 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
                       f"TF eager p50 {eager['p50']:.2f} ms, p99 {eager['p99']:.2f} ms"),
     ]
     common.histogram({"onnx step (ms)": np.asarray(onnx_s) * 1000,
+                      **({"float32 twin step (ms)": np.asarray(twin_s) * 1000} if twin_s else {}),
                       "TF eager step (ms)": np.asarray(eager_s) * 1000,
                       "Keras predict on the window (ms)": np.asarray(predict_s) * 1000},
                      results_dir / f"{NAME}.png", "per-token inference, batch 1")
     details = {
         "model": described, "recipe": runner.info.recipe,
+        "weights": "int8" if twin is not None else "float32",
+        "float32_twin_step_ms": common.stats(twin_s, 1000) if twin_s else None,
         "config": {"layers": config.layers, "units": config.units, "embed_dim": config.embed_dim},
         "window_tokens": window, "parity_max_abs_diff": parity,
         "onnx_step_ms": onnx, "onnx_steps_over_1ms": slow, "onnx_thread_preempted": preempted,

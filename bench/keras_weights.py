@@ -7,6 +7,9 @@ the .onnx file's initializers, in one of the two layouts this project writes:
     "BiasAdd" (bias); Keras gate order already;
   - the random-weights fixture (testsupport/random_model.py): ONNX LSTM ops with W, R, B in ONNX
     gate order (i, o, f, c) and separate input/recurrent biases.
+An int8 file (`improvd quantize`, export --quantize) keeps each weight as "<name>_quantized" with
+its "_scale" and "_zero_point": those are dequantized back to "<name>", so Keras runs the very
+values onnxruntime multiplies by (onnxruntime also quantizes the activations, Keras does not).
 A parity check against onnxruntime (see check_parity) proves the mapping before anything is timed.
 """
 
@@ -24,12 +27,37 @@ class WeightMapError(ValueError):
     """The .onnx file's initializers do not match the recipe's layers."""
 
 
+QUANTIZED = "_quantized"
+
+
 def initializers(path: Path) -> dict[str, np.ndarray]:
+    """name -> array of the file's initializers, int8 weights dequantized under their own name."""
     import onnx
     from onnx import numpy_helper
 
     model = onnx.load(str(path))
-    return {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    return dequantized({t.name: numpy_helper.to_array(t) for t in model.graph.initializer})
+
+
+def dequantized(inits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each "<name>_quantized" (with "<name>_scale", "<name>_zero_point") also as float "<name>"."""
+    out = dict(inits)
+    for name, q in inits.items():
+        if name.endswith(QUANTIZED):
+            base = name[:-len(QUANTIZED)]
+            scale, zero = inits[base + "_scale"], inits[base + "_zero_point"]
+            out[base] = ((q.astype(np.float32) - zero.astype(np.float32)) * scale).astype(
+                np.float32)
+    return out
+
+
+def is_quantized(inits_or_path) -> bool:
+    import onnx
+
+    if isinstance(inits_or_path, dict):
+        return any(name.endswith(QUANTIZED) for name in inits_or_path)
+    model = onnx.load(str(inits_or_path), load_external_data=False)
+    return any(t.name.endswith(QUANTIZED) for t in model.graph.initializer)
 
 
 def recipe_config(info, inits: dict[str, np.ndarray]):

@@ -44,7 +44,7 @@ def _dynamics(config: dict) -> str:
             f"+-{config.get('velocity_jitter', 0)}")
 
 
-def _training(model_path: Path, t: dict, config: dict) -> list[str]:
+def _training(model_path: Path, t: dict, config: dict, quantized: bool = False) -> list[str]:
     steps = (f"{t.get('steps')} steps of batch {config.get('batch_size')}" if t.get("steps")
              else f"batch {config.get('batch_size')}")
     best = (f"best validation loss {_figure(t['best_val_loss'])} nats/token"
@@ -52,7 +52,7 @@ def _training(model_path: Path, t: dict, config: dict) -> list[str]:
     wall_s = t.get("wall_s")
     return [
         (f"- Command: `{t.get('command') or 'n/a'}`, then `improvd export --run <run dir> "
-         f"--out {model_path.name} --card <card>`."),
+         f"--out {model_path.name}{' --quantize' if quantized else ''} --card <card>`."),
         f"- Machine: {t.get('machine', 'n/a')}.",
         (f"- Wall time of training: {_figure(wall_s, '.0f')} s "
          f"({_figure((wall_s or 0) / 60, '.1f')} min); {t.get('epochs', 'n/a')} epochs, {steps}."),
@@ -114,14 +114,18 @@ def render_card(model_path: Path, info: ModelInfo) -> str:
     config = t.get("config", {})
     parity = m.get("parity", {})
     lines = [f"# {model_path.name}: {info.recipe}", "", _interface(model_path, info), "",
-             "## How it was trained", "", *_training(model_path, t, config), "",
+             "## How it was trained", "",
+             *_training(model_path, t, config, bool(m.get("quantized"))), "",
              "## Data", "", *_data(t.get("data", {}), config), "",
              "## Held-out results", "", *_results(m), "",
              "## Export checks", "",
              (f"- ONNX (onnxruntime, token by token through the daemon's runner) vs the trained "
               f"TensorFlow model: max |logit diff| "
               f"{_figure(parity.get('onnx_vs_tf_max_abs_diff'), '.2e')} (tolerance "
-              f"{parity.get('tol')}, on {parity.get('tokens_checked')} held-out positions)."),
+              f"{parity.get('tol')}, on {parity.get('tokens_checked')} held-out positions)."
+              + (" That is the float32 export; its weights were then quantized to int8 "
+                 "(onnxruntime quantize_dynamic), which the held-out figures above judge, float32 "
+                 "beside int8." if m.get("quantized") else "")),
              ("- All figures above are also in the file's `improvd` metadata (`metrics`, "
               "`training`)."), ""]
     return "\n".join(lines)

@@ -61,13 +61,25 @@ def _verify(args) -> int:
 def _quantize(args) -> int:
     with user_errors():
         from improvd.daemon.runner import open_session
+        from improvd.training.held_out import held_out
 
-        from .quantize import compare, quantize_model
+        from .quantize import compare, quantize_described, quantize_model
 
-        open_session(args.model)  # refuse a file that is not an improvd model before writing
-        out = quantize_model(Path(args.model), Path(args.out))
-        if args.run:
-            compare(Path(args.model), out, load_splits(Path(args.run))["test"])
+        # Refuse a file that is not an improvd model, or a split that cannot be had, before
+        # anything is written.
+        _, info = open_session(args.model)
+        model, out = Path(args.model), Path(args.out)
+        if not args.card:
+            out = quantize_model(model, out)
+            if args.run:
+                compare(model, out, load_splits(Path(args.run))["test"])
+            return 0
+        test = load_splits(Path(args.run))["test"] if args.run else held_out(info, model)
+        described = quantize_described(model, out, info, test)
+        write_card(Path(args.card), out, described)
+    before, after = described.metrics["float_model"], described.metrics["model"]
+    print(f"held-out NLL {before['nll']:.4f} -> {after['nll']:.4f} nats/token; accuracy "
+          f"{before['accuracy']:.4f} -> {after['accuracy']:.4f}; wrote {out} and {args.card}")
     return 0
 
 
@@ -93,8 +105,12 @@ def register(sub) -> None:
 
     p = sub.add_parser("quantize", help="int8 dynamic quantization of a model",
                        description="Quantize a model's weights to int8 (onnxruntime "
-                       "quantize_dynamic); with --run, report the held-out NLL before/after.")
+                       "quantize_dynamic); with --run, report the held-out NLL before/after. "
+                       "With --card, score both on the held-out split (the run's, else rebuilt "
+                       "from the model's metadata), store the int8 figures in the new file's "
+                       "metadata and write its card.")
     p.add_argument("model", help="the .onnx file")
     p.add_argument("--out", required=True, help="the quantized .onnx file to write")
     p.add_argument("--run", default=None, help="training run whose test split to score on")
+    p.add_argument("--card", default=None, help="also write the int8 model's card (Markdown)")
     p.set_defaults(handler=_quantize)

@@ -113,3 +113,14 @@ def test_convert_refuses_a_graph_lacking_the_named_outputs(tmp_path):
     meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert json.loads(meta["improvd"])["outputs"] == {"logits": "logits"}
     assert json.loads(meta["improvd"])["metrics"] == {"checked": True}
+
+
+def test_a_card_for_an_int8_copy_needs_a_held_out_split(tmp_path, capsys):
+    from improvd.testsupport.random_model import make_random_recurrent_model
+
+    model = make_random_recurrent_model(tmp_path / "random.onnx")  # no training record
+    out, card = tmp_path / "int8.onnx", tmp_path / "int8.md"
+    assert improvd("quantize", model, "--out", out, "--card", card) == 2
+    line = error_line(capsys)
+    assert str(model) in line and "give the training run (--run DIR)" in line
+    assert not out.exists() and not card.exists()

@@ -148,6 +148,33 @@ def test_quantize_reports_nll_change(tiny_run, tiny_model, tmp_path, capsys):
     assert load_runner(out).info.recipe == "performance-lstm"  # metadata carried over
 
 
+def test_the_held_out_split_is_rebuilt_from_the_model_files_metadata(tiny_run, tiny_model):
+    from improvd.training.held_out import held_out
+    from improvd.training.run_dir import load_splits
+
+    model, _ = tiny_model
+    rebuilt, kept = held_out(load_runner(model).info, model), load_splits(tiny_run)["test"]
+    assert len(rebuilt) == len(kept) > 0
+    assert all(np.array_equal(a, b) for a, b in zip(rebuilt, kept, strict=True))
+
+
+def test_quantize_with_a_card_describes_the_int8_file(tiny_run, tiny_model, tmp_path, capsys):
+    model, _ = tiny_model
+    out, card = tmp_path / "int8.onnx", tmp_path / "int8.md"
+    # No --run: the held-out split comes from the model's own metadata.
+    assert improvd("quantize", model, "--out", out, "--card", card) == 0
+    metrics = load_runner(out).info.metrics
+    assert metrics["quantized"] is True
+    assert metrics["model"]["tokens"] == metrics["float_model"]["tokens"] > 0
+    assert metrics["model"]["nll"] != metrics["float_model"]["nll"]  # each scored on its own
+    text = card.read_text()
+    assert "int8 dynamic-quantized weights" in text and "same model, float32 weights" in text
+    assert f"held-out NLL {metrics['float_model']['nll']:.4f} -> " in capsys.readouterr().out
+    # Parity with the run is a float32 check: asked of the int8 file, it says why not.
+    assert improvd("verify", out, "--run", tiny_run) == 2
+    assert "parity was checked on the float32 export" in capsys.readouterr().err
+
+
 MIRRORED = """
 import sys
 import tensorflow as tf
