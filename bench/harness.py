@@ -115,12 +115,30 @@ def rss_mb(pid: int) -> float:
     return memory_mb(pid)["VmRSS"]
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads), seconds."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
+def _stat_cpu_seconds(stat: str) -> float:
     fields = stat[stat.rindex(")") + 2:].split()  # the command name may hold spaces
     utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
     return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), seconds."""
+    return _stat_cpu_seconds(Path(f"/proc/{pid}/stat").read_text())
+
+
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds of a process's threads, summed by kernel thread name (the daemon names its
+    own: improvd-midi-in, improvd-schedul, improvd-engine; libjack's client threads keep the
+    process's name). A thread that ends while it is read is left out."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        out[name] = out.get(name, 0.0) + _stat_cpu_seconds(stat)
+    return out
 
 
 class PortProbe:

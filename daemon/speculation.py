@@ -16,8 +16,9 @@ at or after the deadline); what it would record and log is held back. Then:
            engine just after it finds the first note sent: it is released at once.)
 
 The answer is the one the engine would have played from the deadline: the same plan, the same
-draws from the same generator. A beat-relative model (beat_context.py) hears the call only at the
-handover; that happens here too, ahead of time, and is undone with the rest when abandoned. A
+draws from the same generator. Nothing is started while input comes denser than a player's (context.DENSE_INPUT_S apart: a
+flood, a backlog): its gaps are no silence. A beat-relative model (beat_context.py) hears the call
+only at the handover; that happens here too, ahead of time, and is undone with the rest when abandoned. A
 runner that cannot snapshot its state (a window runner) is not speculated for.
 """
 
@@ -142,13 +143,20 @@ class Speculation:
         if self.pending:
             return self.deadline
         deadline = self.engine.policy.next_deadline()
-        return None if deadline is None or not self.possible() else deadline - LEAD_S
+        if deadline is None or not self.possible():
+            return None
+        return max(deadline - LEAD_S, self.engine._feed_at)  # not while input is dense
 
     def try_start(self, now: float, respond_type) -> None:
         """The engine is idle and no input waits: start the answer ahead if the call's end is
         within LEAD_S."""
         e = self.engine
         if self.pending or not self.possible():
+            return
+        # Input denser than a player's (a flood, a backlog) is no silence ending a call: each
+        # of its gaps would start an answer (the call's analysis, the model's catch-up) that the
+        # next burst throws away, and the input would wait behind it.
+        if not e._input_paused(now):
             return
         deadline = e.policy.next_deadline(now)
         if deadline is None or deadline <= now or deadline - now > LEAD_S:

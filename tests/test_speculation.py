@@ -183,3 +183,26 @@ def test_an_answer_computed_ahead_reaches_the_listener_at_the_calls_end(
         first[mode] = (sent - calls[0], note.time - calls[0])
     assert first["ahead"] == pytest.approx((-0.005, 0.0), abs=1e-6)
     assert first["plain"][1] >= 0.005 - 1e-6 and first["plain"][0] >= -1e-6
+
+
+def test_input_denser_than_a_players_never_starts_an_answer_ahead(model_path, monkeypatch):
+    # A flood whose every gap looked like a call about to end started an answer there (the
+    # call's analysis, the model's catch-up) that the next burst threw away: the input waited
+    # behind it. Only a pause in the input may start one.
+    rig = Rig(model_path, silence_ms=300)
+    engine = rig.engine
+    rig.phrase()
+    monkeypatch.setattr(engine.policy, "next_deadline", lambda now=None: rig.now + 0.03)
+    started, start = [], engine._start_response
+
+    def start_recorded(decision, now):
+        started.append(rig.now)
+        start(decision, now)
+
+    monkeypatch.setattr(engine, "_start_response", start_recorded)
+    for i in range(200):  # a note every millisecond, ticks in between
+        rig.send("note_on" if i % 2 == 0 else "note_off", 40 + (i // 2) % 40)
+        rig.advance(0.001, step=0.0005)
+    assert started == [] and not engine.speculation.pending
+    rig.advance(0.01, step=0.001)  # the input pauses: the call's end is within the lead
+    assert started and started[0] >= engine._heard_at + 0.005
