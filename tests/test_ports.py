@@ -252,7 +252,7 @@ def test_an_idle_input_looks_seldom_but_stamps_on_arrival(server, peer):
         assert 2 * 0.0014 < max(late_reads) < IDLE_POLL_S + 0.05
         # ... yet the spacing between the notes is the spacing they were sent with, to a JACK
         # period (1.3 ms here) plus a busy machine's wake-up slack: well inside the idle look's
-        # 20 ms, which a stamp taken at the look would show; and no note is placed before it
+        # interval, which a stamp taken at the look would show; and no note is placed before it
         # was sent.
         spacing = [(b - a) - (sb - sa) for a, b, sa, sb in zip(stamps, stamps[1:], sends, sends[1:])]
         assert all(abs(e) <= 0.005 for e in spacing), spacing
