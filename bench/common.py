@@ -106,6 +106,26 @@ def involuntary_switches() -> int:
     return 0
 
 
+def stolen_time(seconds: float, gap_s: float = 20e-6) -> dict:
+    """How the machine interrupts a thread that never sleeps: the calling thread reads the clock
+    in a tight loop for `seconds` and counts the gaps between two reads longer than `gap_s`
+    (a read takes well under a microsecond). On a VM these are the host's and the timer's
+    interruptions; a model step they land in is that much slower, whatever the model does."""
+    gaps = []
+    clock = time.perf_counter
+    started = last = clock()
+    end = started + seconds
+    while (now := clock()) < end:
+        if now - last > gap_s:
+            gaps.append(now - last)
+        last = now
+    span = last - started
+    a = np.asarray(gaps)
+    return {"seconds": span, "gaps_per_s": len(gaps) / span,
+            "gaps_over_50us_per_s": int((a > 50e-6).sum()) / span,
+            "gap_ms": stats(a, 1000), "time_lost_pct": 100 * float(a.sum()) / span}
+
+
 def machine() -> dict:
     """CPU model and cores (from /proc/cpuinfo), load average, GPU presence by device file."""
     from improvd.training.machine import cpu_model

@@ -111,7 +111,7 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
     for fn in (onnx_step, eager_step, seeds_predict, twin_step):  # first calls build and trace
         if fn is not None:
             common.time_calls(fn, 3)
-    onnx_s, eager_s, predict_s, twin_s = [], [], [], []
+    onnx_s, eager_s, predict_s, twin_s, stolen = [], [], [], [], []
     preempted = 0  # times this thread (onnxruntime runs on it with one thread) lost the CPU
     for r in range(rounds):  # interleaved, so a load spike hits all three alike
         before = common.involuntary_switches()
@@ -121,11 +121,15 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
             onnx_s += common.time_calls(onnx_step, onnx_n)
             if twin_step is not None:
                 twin_s += common.time_calls(twin_step, onnx_n)
+            stolen.append(common.stolen_time(0.2))  # what the machine takes, same thread
         preempted += common.involuntary_switches() - before
         eager_s += common.time_calls(eager_step, eager_n)
         predict_s += common.time_calls(seeds_predict, predict_n)
         log.info("round %d/%d done", r + 1, rounds)
     onnx, eager, seeds = (common.stats(s, 1000) for s in (onnx_s, eager_s, predict_s))
+    gaps_per_s = float(np.mean([g["gaps_per_s"] for g in stolen]))
+    big_gaps_per_s = float(np.mean([g["gaps_over_50us_per_s"] for g in stolen]))
+    lost_pct = float(np.mean([g["time_lost_pct"] for g in stolen]))
     speedup = seeds["p50"] / onnx["p50"]
     slow = sum(1 for s in onnx_s if s > 1e-3)
     figures = [
@@ -143,6 +147,13 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
             f"float32 twin p50 {common.stats(twin_s, 1000)['p50']:.3f} / p99 "
             f"{common.stats(twin_s, 1000)['p99']:.3f} ms, interleaved with the int8 steps on the "
             f"same thread; int8 logits within {parity['int8_vs_float32_twin']:.3f} of the twin's")]),
+        common.figure("1. machine: interruptions of a thread that never sleeps", gaps_per_s,
+                      "per s", "report only", None,
+                      f"the ONNX steps' thread reading the clock in a tight loop, {len(stolen)} x "
+                      f"0.2 s between the steps' rounds: {gaps_per_s:,.0f} gaps over 20 us a "
+                      f"second ({big_gaps_per_s:,.0f} over 50 us), {lost_pct:.1f}% of its time "
+                      f"lost; a step of p50 {onnx['p50']:.3f} ms is hit by one about "
+                      f"{100 * gaps_per_s * onnx['p50'] / 1000:.0f}% of the time"),
         common.figure("1. ONNX step vs seeds' predict-per-note (p50 ratio)", speedup, "x",
                       f">= {MIN_SPEEDUP:.0f}x", lambda v: v >= MIN_SPEEDUP,
                       f"predict on a {window}-token window: p50 {seeds['p50']:.1f} ms, "
@@ -165,6 +176,7 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
         "onnx_step_ms": onnx, "onnx_steps_over_1ms": slow, "onnx_thread_preempted": preempted,
         "onnx_thread_pinned_to_cpu": pinned_to, "onnx_thread_sched_fifo": fifo,
         "onnx_step_p90_ms": float(np.percentile(onnx_s, 90) * 1000),
+        "machine_interruptions": stolen,
         "tf_eager_step_ms": eager, "seeds_predict_ms": seeds,
         "ratios": {"seeds_p50_over_onnx_p50": speedup,
                    "seeds_p99_over_onnx_p99": seeds["p99"] / onnx["p99"],
