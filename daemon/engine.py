@@ -64,9 +64,16 @@ class _Response:
     closed: bool = False  # its last note-offs are scheduled
 
 
+# Input messages let wait for the engine before new ones are dropped. An idle input thread looks
+# every input_timing.IDLE_POLL_S (50 ms): a flood that starts then is found as one batch, up to
+# 1,000 messages at 20,000 a second (twice what the engine is asked to digest). 512 dropped the
+# head of such a batch (201 messages in the bench's digest run).
+QUEUE_LIMIT = 1024
+
+
 class Engine:
     def __init__(self, config: Config, runner, output, clock: Callable[[], float] = time.monotonic,
-                 to_event: Callable | None = None, queue_limit: int = 512,
+                 to_event: Callable | None = None, queue_limit: int = QUEUE_LIMIT,
                  metrics: EngineMetrics | None = None):
         """output: has send_event(event, channel). to_event: mido message -> Event | None
         (default: midi_events.to_event); Event objects are accepted as they are. metrics: told of

@@ -33,7 +33,7 @@ def _digest_queued(engine) -> int:
 def test_a_backlog_costs_the_model_only_its_newest_tokens(model_path, caplog):
     rig = Rig(model_path)
     engine, runner = rig.engine, rig.runner
-    flood = _flood(rig, 200)  # 400 events: within the queue bound (512), none dropped
+    flood = _flood(rig, 200)  # 400 events: within the queue bound (engine.QUEUE_LIMIT), none dropped
     for e in flood:
         engine.feed(e, e.time)
     steps_before = runner.steps
