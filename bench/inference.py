@@ -127,6 +127,7 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
         predict_s += common.time_calls(seeds_predict, predict_n)
         log.info("round %d/%d done", r + 1, rounds)
     onnx, eager, seeds = (common.stats(s, 1000) for s in (onnx_s, eager_s, predict_s))
+    twin_ms = common.stats(twin_s, 1000) if twin_s else None
     gaps_per_s = float(np.mean([g["gaps_per_s"] for g in stolen]))
     big_gaps_per_s = float(np.mean([g["gaps_over_50us_per_s"] for g in stolen]))
     lost_pct = float(np.mean([g["time_lost_pct"] for g in stolen]))
@@ -141,12 +142,12 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
                       + (f"pinned to CPU {pinned_to}" if pinned_to is not None else "not pinned")
                       + (f", SCHED_FIFO {fifo} as the daemon's engine thread" if fifo
                          else ", normal priority (SCHED_FIFO not permitted)")),
-        *([] if not twin_s else [common.figure(
-            "1. ONNX step, int8 vs its float32 twin (p99 ratio)",
-            onnx["p99"] / common.stats(twin_s, 1000)["p99"], "x", "report only", None,
-            f"float32 twin p50 {common.stats(twin_s, 1000)['p50']:.3f} / p99 "
-            f"{common.stats(twin_s, 1000)['p99']:.3f} ms, interleaved with the int8 steps on the "
-            f"same thread; int8 logits within {parity['int8_vs_float32_twin']:.3f} of the twin's")]),
+        *([] if twin_ms is None else [common.figure(
+            "1. ONNX step, int8 vs its float32 twin (p99 ratio)", onnx["p99"] / twin_ms["p99"],
+            "x", "report only", None,
+            f"float32 twin p50 {twin_ms['p50']:.3f} / p99 {twin_ms['p99']:.3f} ms, interleaved "
+            f"with the int8 steps on the same thread; int8 logits within "
+            f"{parity['int8_vs_float32_twin']:.3f} of the twin's")]),
         common.figure("1. machine: interruptions of a thread that never sleeps", gaps_per_s,
                       "per s", "report only", None,
                       f"the ONNX steps' thread reading the clock in a tight loop, {len(stolen)} x "
@@ -170,7 +171,7 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
     details = {
         "model": described, "recipe": runner.info.recipe,
         "weights": "int8" if twin is not None else "float32",
-        "float32_twin_step_ms": common.stats(twin_s, 1000) if twin_s else None,
+        "float32_twin_step_ms": twin_ms,
         "config": {"layers": config.layers, "units": config.units, "embed_dim": config.embed_dim},
         "window_tokens": window, "parity_max_abs_diff": parity,
         "onnx_step_ms": onnx, "onnx_steps_over_1ms": slow, "onnx_thread_preempted": preempted,

@@ -16,10 +16,11 @@ at or after the deadline); what it would record and log is held back. Then:
            engine just after it finds the first note sent: it is released at once.)
 
 The answer is the one the engine would have played from the deadline: the same plan, the same
-draws from the same generator. Nothing is started while input comes denser than a player's (context.DENSE_INPUT_S apart: a
-flood, a backlog): its gaps are no silence. A beat-relative model (beat_context.py) hears the call
-only at the handover; that happens here too, ahead of time, and is undone with the rest when abandoned. A
-runner that cannot snapshot its state (a window runner) is not speculated for.
+draws from the same generator. Nothing is started while input comes denser than a player's
+(context.DENSE_INPUT_S apart: a flood, a backlog): its gaps are no silence. A beat-relative model
+(beat_context.py) hears the call only at the handover; that happens here too, ahead of time, and
+is undone with the rest when abandoned. A runner that cannot snapshot its state (a window runner)
+is not speculated for.
 """
 
 from __future__ import annotations
