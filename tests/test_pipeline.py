@@ -175,6 +175,18 @@ def test_quantize_with_a_card_describes_the_int8_file(tiny_run, tiny_model, tmp_
     assert "parity was checked on the float32 export" in capsys.readouterr().err
 
 
+def test_export_quantize_writes_the_int8_file_and_its_card(tiny_run, tmp_path, capsys):
+    # The path `make train-default` takes: export, parity on float32, then int8 and its card.
+    out, card = tmp_path / "default.onnx", tmp_path / "default.md"
+    assert improvd("export", "--run", tiny_run, "--out", out, "--quantize", "--card", card) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    metrics = load_runner(out).info.metrics
+    assert metrics["quantized"] is True and metrics["parity"]["onnx_vs_tf_max_abs_diff"] <= 1e-4
+    assert metrics["model"]["tokens"] == metrics["float_model"]["tokens"] > 0
+    assert metrics["model"]["nll"] != metrics["float_model"]["nll"]  # each scored on its own
+    assert "int8 dynamic-quantized weights" in card.read_text()
+
+
 MIRRORED = """
 import sys
 import tensorflow as tf
