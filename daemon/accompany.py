@@ -89,6 +89,10 @@ class AccompanyPolicy:
         self.state = LISTENING
         self.notes, self.first = 0, None
 
+    def drop_call(self) -> None:
+        """A panic: come in again only after start_notes more of the player's notes."""
+        self.notes, self.first = 0, None
+
 
 def bar_s(pulse) -> float:
     beat = pulse.beat_s if pulse is not None else DEFAULT_BEAT_S

@@ -276,6 +276,15 @@ class CallAnalyzer:
             self._keep_as_earlier(self._ended[0])
             self._ended = None
 
+    def drop_call(self) -> None:
+        """The call will not be answered (a panic): its notes become earlier context now, and
+        what the player plays next starts a new call. Keys still down stay open."""
+        self.answered()
+        self._keep_as_earlier(list(self._call))
+        self._call.clear()
+        self._onsets.clear()
+        self._cached = None
+
     def _resume_or_close(self, t: float) -> None:
         notes, onsets, resume_until = self._ended
         self._ended = None

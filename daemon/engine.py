@@ -48,6 +48,12 @@ log = logging.getLogger(__name__)
 
 _STOP = object()
 _RELOAD = object()
+
+
+def _is_note(msg) -> bool:
+    """A note-on or note-off, as a mido message or an Event (the other queued items: controls,
+    other channel messages, the reload and transport sentinels)."""
+    return (getattr(msg, "type", None) or getattr(msg, "kind", None)) in ("note_on", "note_off")
 MAX_TOKENS_PER_TICK = 256  # generation yields to input at least this often
 HEARTBEAT_S = 1.0  # the engine thread wakes at least this often (stale keys, the watchdog)
 
@@ -200,8 +206,8 @@ class Engine:
 
     def handle(self, msg, t: float) -> None:
         """One queued input message (or a reload request)."""
-        if self.speculation.pending:  # the call goes on: the answer computed ahead is dropped
-            self.speculation.abandon()
+        if self.speculation.pending:
+            self._settle_speculation(msg)
         if msg is _RELOAD:
             self._abort_response()
             self._install(*t)
@@ -238,6 +244,17 @@ class Engine:
         self.metrics.heard(event.time, self.clock(), self.queue.qsize())
         if isinstance(decision, Respond):
             self._start_response(decision, self.clock())
+
+    def _settle_speculation(self, msg) -> None:
+        """Input came while an answer computed ahead waits for its deadline. A note (the player
+        went on), or anything before the answer's first note can have left, drops it: it is
+        computed again with what came. Anything else once it may be sounding (a control, a
+        DAW's stop) finds the answer begun: it is kept, and the message is handled as during any
+        answer; cutting the note and playing it again would be heard."""
+        if _is_note(msg) or not self.speculation.begun(self.clock()):
+            self.speculation.abandon()
+        else:
+            self.speculation.commit()
 
     def _input_waits(self) -> bool:
         return not self.queue.empty()
@@ -399,8 +416,12 @@ class Engine:
         self.analyzer.answered()  # played out: the next note starts a new call
 
     def panic(self) -> None:
-        """Every note off now (the panic control, a DAW's Stop): the answer is dropped."""
+        """Every note off now (the panic control, a DAW's Stop): the answer is dropped, and so
+        is the call being listened to: a player who panics in the silence after a phrase wants
+        no answer to it."""
         self._abort_response()
+        self.policy.drop_call()
+        self.analyzer.drop_call()
         self.scheduler.panic()
 
     def _abort_response(self) -> None:

@@ -7,7 +7,8 @@ mapped):
   scale_lock    0..127 -> steering.scale 0..1: how strongly answers keep to the call's key
   pulse_lock    0..127 -> steering.pulse 0..1: how strongly onsets keep to the grid
   answer_bars   0..127 -> 0..8 bars (0 = as long as the call)
-  panic         >= 64: every note off at once, the answer dropped
+  panic         >= 64: every note off at once, the answer dropped (or, pressed in the
+                silence after a phrase, that phrase left unanswered)
   mode          < 64 call and response, >= 64 accompany (what sounds is released first)
   Program Change n: the n-th model (by name) of the folder of model.path, swapped in without
                 closing the ports (the reload path SIGHUP takes), when a loader is attached.

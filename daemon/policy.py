@@ -129,6 +129,11 @@ class CallResponsePolicy:
     def response_done(self) -> None:
         self.state = LISTENING
 
+    def drop_call(self) -> None:
+        """The call listened to is not to be answered (a panic): the next note-on starts a new
+        one. Keys still down stay held."""
+        self._reset_call()
+
     def _end_call(self, end: float, ended_at: float) -> Respond | None:
         seconds, notes = max(0.0, end - self.call_start), self.notes
         self._reset_call()

@@ -139,6 +139,11 @@ class Speculation:
         return (hasattr(e.runner, "snapshot") and isinstance(e.policy, CallResponsePolicy)
                 and not e.sync.clock.running)
 
+    def begun(self, now: float) -> bool:
+        """Whether its first note may have left: each of its events is due at or after the
+        deadline, and the sending thread sends a note early_s before it is due."""
+        return self.pending and now >= self.deadline - self.engine.early_s
+
     def wake_at(self) -> float | None:
         """When the engine thread must next look at the speculation (or start one)."""
         if self.pending:

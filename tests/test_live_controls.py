@@ -10,6 +10,7 @@ import mido
 import pytest
 from engine_support import Rig, sounding
 
+from improvd.daemon import speculation
 from improvd.daemon.config import Config, ConfigError, load
 from improvd.daemon.events import Event
 from improvd.daemon.live_controls import bars, temperature
@@ -126,3 +127,45 @@ def test_controls_on_a_channel_not_listened_to_are_left_alone(model_path):
     assert rig.engine.sampler.temperature == 1.0
     rig.send("control_change", 16, 127, channel=1)  # channel 2
     assert rig.engine.sampler.temperature == pytest.approx(temperature(127))
+
+
+@pytest.mark.parametrize("ahead", [False, True], ids=["plain", "computed ahead"])
+def test_a_panic_in_the_silence_after_a_phrase_leaves_it_unanswered(model_path, monkeypatch,
+                                                                    ahead):
+    # Pressed before the answer came (computed ahead or not), the panic dropped only what had
+    # been computed: the call still ended and was answered, its notes after the panic.
+    if not ahead:
+        monkeypatch.setattr(speculation, "LEAD_S", 0.0)
+    rig = Rig(model_path, silence_ms=300, response=4.0)
+    ended = rig.phrase()
+    rig.advance(ended + 0.3 - 0.01 - rig.now, step=0.001)  # 10 ms before the call's end
+    assert rig.engine.speculation.pending == ahead
+    pressed = rig.now
+    cc(rig, 81, 127)
+    rig.advance(2.0)
+    assert not [e for e in rig.out.events(since=pressed) if e.is_note_on], "answered anyway"
+    assert rig.engine.response is None and not rig.engine.speculation.pending
+    again = rig.now
+    rig.phrase()  # the next phrase is a call of its own, and answered
+    rig.advance(2.0)
+    assert [e for e in rig.out.events(since=again) if e.is_note_on]
+
+
+def test_a_panic_after_the_first_note_computed_ahead_left_stops_that_answer(model_path):
+    # The sending thread sends the answer's first note at its due time, before the engine
+    # thread has looked at the deadline: a panic then still stops everything.
+    rig = Rig(model_path, silence_ms=300, response=4.0)
+    ended = rig.phrase()
+    rig.advance(ended + 0.3 - 0.01 - rig.now, step=0.001)
+    spec = rig.engine.speculation
+    assert spec.pending
+    rig.now = spec.deadline + 0.02
+    rig.engine.scheduler.run_due(rig.now)  # the sending thread's wake-ups only
+    assert sounding(rig.out.events()), "the first note computed ahead did not leave"
+    before = len(rig.out.sent)  # (the fake port stamps sends with the fake clock: no `since`)
+    rig.engine.handle(mido.Message("control_change", control=81, value=127), rig.now)
+    after = [e for _, e in rig.out.sent[before:]]
+    assert any(e.kind == "control_change" and e.pitch == 123 for e in after)
+    assert not sounding(rig.out.events())
+    rig.advance(2.0)
+    assert not [e for _, e in rig.out.sent[before:] if e.is_note_on], "answered again"

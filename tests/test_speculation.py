@@ -206,3 +206,38 @@ def test_input_denser_than_a_players_never_starts_an_answer_ahead(model_path, mo
     assert started == [] and not engine.speculation.pending
     rig.advance(0.01, step=0.001)  # the input pauses: the call's end is within the lead
     assert started and started[0] >= engine._heard_at + 0.005
+
+
+def test_a_control_after_its_first_note_left_keeps_the_answer_as_it_was(model_path):
+    # A knob turned just as the answer starts (its first note out, the engine not yet at the
+    # deadline): dropping the answer would cut that note and play it again.
+    played = {}
+    for mode in ("undisturbed", "knob"):
+        rig = Rig(model_path, silence_ms=300)
+        ended = rig.phrase()
+        rig.advance(ended + 0.3 - 0.01 - rig.now, step=0.001)
+        spec = rig.engine.speculation
+        assert spec.pending
+        rig.now = spec.deadline + 0.001
+        rig.engine.scheduler.run_due(rig.now)
+        assert [e for _, e in rig.out.sent if e.is_note_on]
+        if mode == "knob":
+            rig.engine.handle(Event(rig.now, "control_change", 1, 64), rig.now)  # mod wheel
+            assert not spec.pending and rig.engine.response is not None  # kept, now the answer
+        rig.advance(3.0, step=0.001)
+        played[mode] = answer(rig, ended)
+    assert played["knob"] == played["undisturbed"]
+
+
+def test_a_setting_changed_before_its_first_note_can_leave_is_heard_in_it(model_path):
+    # Temperature turned up 10 ms before the call's end: the answer computed ahead at the old
+    # temperature is dropped and computed again at the new one.
+    rig = Rig(model_path, silence_ms=300)
+    ended = rig.phrase()
+    rig.advance(ended + 0.3 - 0.01 - rig.now, step=0.001)
+    assert rig.engine.speculation.pending
+    rig.send("control_change", 16, 127)
+    assert rig.engine.sampler.temperature > 3.5
+    assert rig.engine.speculation.pending  # computed again at once: the end is within the lead
+    rig.advance(3.0, step=0.001)
+    assert [e for _, e in rig.out.sent if e.is_note_on]

@@ -54,18 +54,27 @@ def test_each_cc_does_what_the_map_says(peer, start_daemon, config_file):
                  if m.type == "control_change" and m.control not in (120, 123)]
     assert forwarded == [(7, 99)]
     # Panic mid-answer: every note off at once, CC123 too, and the 8 s answer goes no further.
+    # (Thru is on: the call's own notes come back too. The answer's sound after the call.)
     start = time.monotonic()
-    peer.play(PHRASE[:4])
-    assert answer_sounding(peer, start), daemon.log()[-3000:]
+    ended = peer.play(PHRASE[:4])
+    assert answer_sounding(peer, ended), daemon.log()[-3000:]
     pressed = time.monotonic()
     cc(peer, 81, 127)
     assert peer.wait_for(lambda: not sounding(peer.messages(since=start)), 0.5), \
         f"still sounding after panic: {sounding(peer.messages(since=start))}"
     assert peer.wait_for(lambda: any(m.type == "control_change" and m.control == 123
-                                     for _, m in peer.messages(since=pressed)), 1)
-    assert wait_log(daemon, "panic (CC81): all notes off")
+                                     for _, m in peer.messages(since=pressed)), 1), \
+        f"no CC123 after the panic: {peer.messages(since=start)}\n{daemon.log()[-3000:]}"
+    assert wait_log(daemon, "panic (CC81): all notes off"), daemon.log()[-3000:]
     time.sleep(1.0)
     assert not peer.note_ons(since=pressed + 0.05), "notes after the panic"
+    # Pressed in the silence after a phrase (200 ms of the 400 that end the call), the panic
+    # leaves that phrase unanswered.
+    ended = peer.play(PHRASE[:4])
+    time.sleep(0.2)
+    cc(peer, 81, 127)
+    time.sleep(1.5)
+    assert not peer.note_ons(since=ended), f"answered after the panic:\n{daemon.log()[-3000:]}"
 
 
 def test_program_change_swaps_the_model_mid_answer_without_a_stuck_note(
