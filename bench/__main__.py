@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import faulthandler
 import logging
 import sys
 import time
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         common.use_model(args.model)
     logging.basicConfig(level=logging.INFO, datefmt="%H:%M:%S",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    faulthandler.enable()  # a crash in compiled code: every thread's stack, not silence
     failed = []
     for name in args.only or BENCHMARKS:
         loads = ("quiet", "busy") if args.load == "both" else (args.load,)
