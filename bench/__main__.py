@@ -32,6 +32,7 @@ BENCHMARKS = {
     # The long runs: a million fuzzed messages, an hour of calls (--quick: 20,000 and half a minute).
     "fuzz_input": "bench.fuzz_input",
     "soak": "bench.soak",
+    "stalled_reader": "bench.stalled_reader",
     "training_throughput": "bench.training_throughput",
 }
 

@@ -155,7 +155,7 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
                                    else f"not within its {x['lock_beats']:.0f} beats")
                                 for x in locks)),
     ]
-    details = {"model": described, "jack": "jackd -d dummy -r 48000 -p 64 (private server)",
+    details = {"model": described, "jack": "jackd -S -d dummy -r 48000 -p 64 (private server)",
                "phase_error_ms_per_tempo": per_tempo, "phase_error_ms": phase,
                "signed_phase_errors_ms": {b: [1000 * e for e in v] for b, v in errors.items()},
                "lock": locks, "locked_within_ms": LOCKED_MS,

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SHIPPED_MODEL = PROJECT_ROOT / "models" / "default.onnx"
-# The real JACK period of every end-to-end benchmark: jackd -d dummy -r 48000 -p 64.
+# The real JACK period of every end-to-end benchmark: jackd -S -d dummy -r 48000 -p 64.
 JACK_PERIOD_S = 64 / 48000
 
 

@@ -151,7 +151,7 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR) -> dict:
                      results_dir / f"{NAME}.png", "end to end through JACK (64 frames @ 48 kHz)",
                      targets_ms={"reaction (ms)": TARGET_MS, "jitter (ms)": TARGET_MS})
     details = {
-        "model": described, "jack": "jackd -d dummy -r 48000 -p 64 (private server)",
+        "model": described, "jack": "jackd -S -d dummy -r 48000 -p 64 (private server)",
         "calls_played": calls, "calls_unanswered": unanswered,
         "input_messages_sent": len(sent), "input_events_in_state": len(timing.heard),
         "warmup_calls": WARMUP_CALLS,

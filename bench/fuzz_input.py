@@ -73,7 +73,7 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR,
     ]
     details = {"model": w.described, "messages": messages, "seconds": fuzz_s,
                "rss_mb_every_chunk": rss, "chunk": chunk, **wire_details,
-               "jack": "jackd -d dummy -r 48000 -p 64 (private server, xruns logged)"}
+               "jack": "jackd -S -d dummy -r 48000 -p 64 (private server, xruns logged)"}
     out = common.result(NAME, messages < FULL, figures, details)
     common.write_result(NAME, out, results_dir)
     return out

@@ -61,7 +61,7 @@ def calls_over_after(metrics_path: Path, after: float, tail_bytes: int = 1 << 16
 
 @contextlib.contextmanager
 def private_jack_server() -> Iterator[object]:
-    """A private `jackd -d dummy -r 48000 -p 64` under a unique name; this process's MIDI clients
+    """A private `jackd -S -d dummy -r 48000 -p 64` under a unique name; this process's MIDI clients
     (the peer, the port probes) reach it through JACK_DEFAULT_SERVER while it runs."""
     server = JackServer(unique("improvd-bench"))
     before = os.environ.get("JACK_DEFAULT_SERVER")

@@ -95,7 +95,7 @@ def run(quick: bool = False, results_dir: Path = common.RESULTS_DIR,
     details = {"model": w.described, "minutes": minutes, **{k: got[k] for k in
                ("calls", "barge_ins", "seconds")}, "rss_mb": rss,
                "reaction_ms": common.stats(reactions), **wire_details,
-               "jack": "jackd -d dummy -r 48000 -p 64 (private server, xruns logged)"}
+               "jack": "jackd -S -d dummy -r 48000 -p 64 (private server, xruns logged)"}
     out = common.result(NAME, minutes < FULL_MIN, figures, details)
     common.write_result(NAME, out, results_dir)
     return out

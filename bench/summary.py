@@ -11,7 +11,7 @@ from . import common
 log = logging.getLogger(__name__)
 
 ORDER = ("inference", "e2e_latency", "clock_sync", "process", "training_throughput",
-         "markov_peer", "fuzz_input", "soak")
+         "markov_peer", "fuzz_input", "soak", "stalled_reader")
 
 
 def format_value(f: dict) -> str:

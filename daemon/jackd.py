@@ -92,14 +92,20 @@ def jack_answers(env: dict) -> bool:
 
 
 class JackServer:
-    """`jackd -n <name> -d dummy -r 48000 -p 64`, started and waited for; `env` reaches it.
+    """`jackd -S -n <name> -d dummy -r 48000 -p 64`, started and waited for; `env` reaches it.
 
     softmode (jackd -s): xruns are ignored and not logged one line each, for a server that lives
     as long as a daemon. Tests leave it off, so that log() shows the xruns of a lossy run.
+
+    synchronous (jackd -S, the default here): each cycle waits for every client to finish before
+    the next begins. In JACK's own default (asynchronous) a client still reading its input when
+    the next cycle starts finds the buffer rewritten under it, and python-rtmidi's JACK input
+    (RtMidi, which does not check jack_midi_event_get) then reads an event that is not there and
+    crashes the process. bench/stalled_reader.py shows both side by side.
     """
 
     def __init__(self, name: str | None = None, *, softmode: bool = False,
-                 timeout_s: float = 15.0):
+                 synchronous: bool = True, timeout_s: float = 15.0):
         if not shutil.which("jackd"):
             raise JackError(f"no jackd: {INSTALL_HINT}")
         self.name = name or unique("improvd-jack")
@@ -107,7 +113,8 @@ class JackServer:
         self.env = {**os.environ, "JACK_DEFAULT_SERVER": self.name}
         # jackd logs for as long as it runs: a file, not a pipe nobody drains.
         self._log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - lives as long as the server
-        cmd = ["jackd", *(["-s"] if softmode else []), "-n", self.name, "-d", "dummy",
+        cmd = ["jackd", *(["-s"] if softmode else []), *(["-S"] if synchronous else []),
+               "-n", self.name, "-d", "dummy",
                "-r", str(SAMPLE_RATE), "-p", str(PERIOD_FRAMES)]
         # Realtime mode (jackd's default) keeps MIDI on time on a busy machine; without the
         # privilege jackd says so and runs without it. Its own process group, so a terminal's

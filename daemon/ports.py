@@ -41,7 +41,7 @@ APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK,
 ALSA_SEQ_DEVICE = "/dev/snd/seq"
 NO_BACKEND_HELP = (
     "no MIDI backend is usable: no ALSA sequencer ({dev} missing: `sudo modprobe snd-seq`) and no "
-    "JACK server answers (install jackd2 and start one: `jackd -d dummy -r 48000 -p 64 &`, or run "
+    "JACK server answers (install jackd2 and start one: `jackd -S -d dummy -r 48000 -p 64 &`, or run "
     "the daemon with `python contrib/run_with_jack.py improvd run`)"
 )
 
@@ -90,7 +90,7 @@ def choose_backend(name: str = "auto") -> str:
                                 "`sudo modprobe snd-seq` (and be in the audio group)")
             server = os.environ.get("JACK_DEFAULT_SERVER", "default")
             raise PortError(f"no JACK server named {server!r} answers: start one "
-                            "(`jackd -d dummy -r 48000 -p 64 &`) or set JACK_DEFAULT_SERVER")
+                            "(`jackd -S -d dummy -r 48000 -p 64 &`) or set JACK_DEFAULT_SERVER")
         return name
     if sys.platform == "darwin":
         return "coremidi"

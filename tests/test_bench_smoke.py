@@ -20,7 +20,7 @@ from bench.harness import calls_over_after, dropped_messages
 from improvd.daemon.metrics import Metrics
 
 BENCHMARKS = ("e2e_latency", "clock_sync", "process", "inference", "markov_peer",
-              "training_throughput", "fuzz_input", "soak")
+              "training_throughput", "fuzz_input", "soak", "stalled_reader")
 
 
 @pytest.mark.e2e

@@ -23,6 +23,11 @@ def test_a_server_comes_up_under_its_name_and_stops_with_its_process():
     try:
         assert server.answers() and "system:playback_1" in server.ports()
         assert server.env["JACK_DEFAULT_SERVER"] == server.name
+        # Synchronous mode, as the running server's command line says: in JACK's default mode a
+        # late reader's input is rewritten under it and python-rtmidi crashes
+        # (bench/stalled_reader.py).
+        cmdline = open(f"/proc/{server.process.pid}/cmdline").read().split("\0")
+        assert "-S" in cmdline
     finally:
         server.stop()
     assert server.process.poll() is not None and not server.answers()

@@ -198,7 +198,7 @@ def test_no_backend_says_what_to_start(server, monkeypatch):
     with pytest.raises(ports.PortError, match="no JACK server named .* answers: start one"):
         ports.choose_backend("jack")
     if not os.access("/dev/snd/seq", os.R_OK | os.W_OK):
-        with pytest.raises(ports.PortError, match="jackd -d dummy.*run_with_jack"):
+        with pytest.raises(ports.PortError, match="jackd -S -d dummy.*run_with_jack"):
             ports.choose_backend()
         with pytest.raises(ports.PortError, match="no MIDI backend is usable"):
             ports.list_ports()
