@@ -12,11 +12,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import faulthandler
 import logging
 import sys
 import time
 from pathlib import Path
+
+from improvd.daemon import crash_log
 
 from . import common, harness, load, summary
 
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         common.use_model(args.model)
     logging.basicConfig(level=logging.INFO, datefmt="%H:%M:%S",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    faulthandler.enable()  # a crash in compiled code: every thread's stack, not silence
+    crash_log.enable()  # a crash in compiled code: every thread's stack, not silence
     failed = []
     for name in args.only or BENCHMARKS:
         loads = ("quiet", "busy") if args.load == "both" else (args.load,)

@@ -8,7 +8,6 @@ values only: a figure that could not be measured has measured None and pass None
 
 from __future__ import annotations
 
-import faulthandler
 import logging
 import os
 import platform
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from improvd.daemon import crash_log
 from improvd.daemon.atomic import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -243,7 +243,7 @@ def run_alone(prog: str, doc: str, option: str, default: float, run: Callable) -
     parser.add_argument("--results", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    faulthandler.enable()  # a crash in compiled code: every thread's stack, not silence
+    crash_log.enable()  # a crash in compiled code: every thread's stack, not silence
     out = run(results_dir=args.results, **{option: getattr(args, option)})
     for f in out["figures"]:
         print(format_line(f))

@@ -10,10 +10,10 @@ TensorFlow or music21: the heavy imports happen inside the training handlers.
 from __future__ import annotations
 
 import argparse
-import faulthandler
 import logging
 import sys
 
+from . import crash_log
 from .errors import CommandError
 
 
@@ -47,9 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         level = min(level, logging.INFO)  # a musician wants to see listening/responding
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
-    # A crash in compiled code (the MIDI library's JACK callbacks, onnxruntime) kills the
-    # process with no Python traceback: this writes every thread's stack to the log first.
-    faulthandler.enable()
+    crash_log.enable()  # a crash in compiled code: every thread's stack in the log
     try:
         return int(args.handler(args) or 0)
     except CommandError as exc:
