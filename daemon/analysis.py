@@ -280,7 +280,8 @@ class CallAnalyzer:
         """The call will not be answered (a panic): its notes become earlier context now, and
         what the player plays next starts a new call. Keys still down stay open."""
         self.answered()
-        self._keep_as_earlier(list(self._call))
+        if self._call:  # (keeping nothing would still weigh the earlier calls down once more)
+            self._keep_as_earlier(list(self._call))
         self._call.clear()
         self._onsets.clear()
         self._cached = None

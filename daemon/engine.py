@@ -48,14 +48,14 @@ log = logging.getLogger(__name__)
 
 _STOP = object()
 _RELOAD = object()
+MAX_TOKENS_PER_TICK = 256  # generation yields to input at least this often
+HEARTBEAT_S = 1.0  # the engine thread wakes at least this often (stale keys, the watchdog)
 
 
 def _is_note(msg) -> bool:
     """A note-on or note-off, as a mido message or an Event (the other queued items: controls,
     other channel messages, the reload and transport sentinels)."""
     return (getattr(msg, "type", None) or getattr(msg, "kind", None)) in ("note_on", "note_off")
-MAX_TOKENS_PER_TICK = 256  # generation yields to input at least this often
-HEARTBEAT_S = 1.0  # the engine thread wakes at least this often (stale keys, the watchdog)
 
 
 @dataclass

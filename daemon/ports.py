@@ -41,8 +41,8 @@ APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK,
 ALSA_SEQ_DEVICE = "/dev/snd/seq"
 NO_BACKEND_HELP = (
     "no MIDI backend is usable: no ALSA sequencer ({dev} missing: `sudo modprobe snd-seq`) and no "
-    "JACK server answers (install jackd2 and start one: `jackd -S -d dummy -r 48000 -p 64 &`, or run "
-    "the daemon with `python contrib/run_with_jack.py improvd run`)"
+    "JACK server answers (install jackd2 and start one: `jackd -S -d dummy -r 48000 -p 64 &`, "
+    "or run the daemon with `python contrib/run_with_jack.py improvd run`)"
 )
 
 

@@ -195,3 +195,17 @@ def test_a_stream_of_note_ons_closer_than_a_chord_never_pays_for_the_analysis():
         _play(analyzer, [Note(40 + k % 40, 80, t, t + 0.002)])
         assert analyzer.call_end_due(t + 0.003) is None
     assert analyzer._cached is None  # never analysed while the stream went on
+
+
+def test_a_panic_after_an_answered_call_weighs_the_earlier_calls_as_its_end_did():
+    # A panic during the answer drops a call that is already over: its notes are kept once,
+    # and nothing more weighs the earlier calls down.
+    weights = {}
+    for how in ("answered", "dropped"):
+        analyzer = CallAnalyzer()
+        for e in notes_to_events([Note(60 + i, 90, i * 0.25, i * 0.25 + 0.2) for i in range(6)]):
+            analyzer.update(e)
+        analyzer.end_call()
+        analyzer.answered() if how == "answered" else analyzer.drop_call()
+        weights[how] = [w for _, w in analyzer._earlier]
+    assert weights["dropped"] == weights["answered"] and len(weights["answered"]) == 6
