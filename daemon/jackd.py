@@ -30,6 +30,7 @@ PERIOD_FRAMES = 64
 # PM QoS: while a descriptor of this device holds 0 written to it, no CPU goes into an idle state
 # it cannot leave at once (the kernel takes the lowest request held; closing it withdraws it).
 CPU_DMA_LATENCY = "/dev/cpu_dma_latency"
+TIMED_DRIVER_XRUN = "JackTimedDriver::Process XRun"  # the dummy driver's log line when behind
 INSTALL_HINT = ("install JACK (Debian/Ubuntu: apt-get install jackd2) or load snd-seq for the "
                 "ALSA sequencer")
 
@@ -150,6 +151,14 @@ class JackServer:
     def log(self) -> str:
         self._log.seek(0)
         return self._log.read()
+
+    def times_behind(self) -> int:
+        """How often so far the server fell behind its own timetable: the dummy driver found a
+        cycle's start already past when the one before ended (a late wake-up, or a cycle that ran
+        long), logged "XRun" and restarted its timetable from then. Whatever that cycle carried
+        (a clock tick, a note) reached every client late, whoever sent it. Not counted in
+        softmode, which does not log them."""
+        return self.log().count(TIMED_DRIVER_XRUN)
 
     def stop(self, timeout_s: float = 10.0) -> None:
         end_process(self.process, timeout_s)

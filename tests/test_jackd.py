@@ -4,7 +4,9 @@ servers with it."""
 from __future__ import annotations
 
 import os
+import signal
 import struct
+import time
 
 import pytest
 
@@ -70,3 +72,20 @@ def test_a_server_holds_the_cpus_awake_while_it_runs_where_permitted():
     finally:
         server.stop()
     assert held() == before
+
+
+def test_a_server_stopped_for_a_moment_counts_falling_behind_its_timetable():
+    server = jackd.JackServer(jackd.unique("improvd-jackd-test"))
+    try:
+        time.sleep(0.3)  # past start-up, which may fall behind on its own
+        before = server.times_behind()
+        # 50 ms without the CPU, as a host that takes a virtual machine's core away does to it.
+        os.kill(server.process.pid, signal.SIGSTOP)
+        time.sleep(0.05)
+        os.kill(server.process.pid, signal.SIGCONT)
+        deadline = time.monotonic() + 2
+        while server.times_behind() == before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.times_behind() > before, server.log()
+    finally:
+        server.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from improvd.daemon.events import Note
 
@@ -47,3 +48,40 @@ def clocked_answer(ears, source, daemon, call: Sequence[Note],
     time.sleep(0.2)
     ticks = clock_grid.ticks_after_start(ears.messages())
     return ended, clock_grid.segments(ticks, jumps=1 if during is not None else 0)
+
+
+REPLAYS = 5  # a missed answer played again at most this often while the server fell behind
+
+
+@dataclass
+class JudgedAnswer:
+    ended: float  # when the call ended (the listener's clock)
+    segments: list  # the listener's tempo segments (clock_grid.Segment)
+    errors_s: list[float]  # judge's errors of the answer's notes
+    excused: list[str] = field(default_factory=list)  # the tries played again, and why
+
+
+def judged_clocked_answer(server, ears, source, daemon, call: Sequence[Note], bpm: float,
+                          judge: Callable[[float, list], list[float]], tolerance_s: float,
+                          during: Callable[[], None] | None = None) -> JudgedAnswer:
+    """clocked_answer at `bpm` (set before each try), judged by judge(ended, segments) -> each
+    note's error in seconds. A try where a note misses tolerance_s while the JACK server fell
+    behind its own timetable (server.times_behind()) is played again: that cycle reached every
+    client late, the clock's ticks and the answer's notes alike, and no client can be on time
+    through it. A miss while the server kept time is returned as it is, for the caller's assert
+    to fail on; so is none. REPLAYS excused misses in a row raise: the machine could not keep
+    time for this check, and that is said, not passed."""
+    excused = []
+    for _ in range(REPLAYS + 1):
+        source.command(f"bpm {bpm}")
+        behind = server.times_behind()
+        ended, segs = clocked_answer(ears, source, daemon, call, during)
+        errors = judge(ended, segs)
+        behind = server.times_behind() - behind
+        worst_ms = 1000 * max((abs(e) for e in errors), default=0.0)
+        if worst_ms <= 1000 * tolerance_s or not behind:
+            return JudgedAnswer(ended, segs, errors, excused)
+        excused.append(f"{bpm:g} bpm: a note {worst_ms:.2f} ms off while the JACK server fell "
+                       f"behind {behind} times")
+    raise AssertionError("the JACK server fell behind its timetable in every try, so no try "
+                         "could be judged:\n" + "\n".join(excused))
