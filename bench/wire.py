@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
+import tempfile
 
 import mido
 
@@ -35,9 +36,11 @@ class CListener:
     def __init__(self, server):
         self.name = unique("c-listener")
         self.port = f"{self.name}:input"
+        # A file, not a pipe: nobody reads it until stop(), and a pipe full at 64 KiB (about a
+        # thousand messages) would block the client's printing, so it heard no more.
+        self._out = tempfile.TemporaryFile("w+")  # noqa: SIM115 - lives as long as the client
         self._process = subprocess.Popen(["jack_midi_dump", self.name], env=server.env,
-                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                         text=True)
+                                         stdout=self._out, stderr=subprocess.DEVNULL, text=True)
         self._server = server
         self.messages: list[mido.Message] = []
 
@@ -53,9 +56,10 @@ class CListener:
     def stop(self) -> list[mido.Message]:
         """Stop the client (SIGINT: it flushes) and parse what it printed."""
         self._process.send_signal(signal.SIGINT)
-        out, _ = self._process.communicate(timeout=30)
+        self._process.wait(timeout=30)
+        self._out.seek(0)
         parser = mido.Parser()
-        for line in out.splitlines():
+        for line in self._out.read().splitlines():
             if ":" not in line:
                 continue
             for token in line.split(":", 1)[1].split():

@@ -230,14 +230,23 @@ def test_a_control_after_its_first_note_left_keeps_the_answer_as_it_was(model_pa
 
 
 def test_a_setting_changed_before_its_first_note_can_leave_is_heard_in_it(model_path):
-    # Temperature turned up 10 ms before the call's end: the answer computed ahead at the old
-    # temperature is dropped and computed again at the new one.
-    rig = Rig(model_path, silence_ms=300)
-    ended = rig.phrase()
-    rig.advance(ended + 0.3 - 0.01 - rig.now, step=0.001)
-    assert rig.engine.speculation.pending
-    rig.send("control_change", 16, 127)
+    # Temperature turned 10 ms before the call's end: the answer computed ahead at the old
+    # temperature is dropped and computed again at the new one. Turned to where it was, the
+    # answer computed again is the same as the one never dropped: the difference the hot one
+    # makes is the temperature's.
+    played = {}
+    for mode, value in (("undisturbed", None), ("same", 64), ("hot", 127)):
+        rig = Rig(model_path, silence_ms=300)
+        ended = rig.phrase()
+        rig.advance(ended + 0.3 - 0.01 - rig.now, step=0.001)
+        assert rig.engine.speculation.pending
+        if value is not None:
+            rig.send("control_change", 16, value)
+            # computed again at once: the end is within the lead
+            assert rig.engine.speculation.pending
+        rig.advance(3.0, step=0.001)
+        played[mode] = answer(rig, ended)
+        assert [e for _, e in rig.out.sent if e.is_note_on]
     assert rig.engine.sampler.temperature > 3.5
-    assert rig.engine.speculation.pending  # computed again at once: the end is within the lead
-    rig.advance(3.0, step=0.001)
-    assert [e for _, e in rig.out.sent if e.is_note_on]
+    assert played["same"] == played["undisturbed"]
+    assert played["hot"] != played["undisturbed"]
