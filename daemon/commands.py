@@ -163,7 +163,7 @@ def serve(args, config, runner) -> int:
     import sys
     import threading
 
-    from . import ports, realtime, supervisor
+    from . import jack_sync_mode, ports, realtime, supervisor
     from .companions import Companions
     from .engine import Engine
     from .metrics import EngineMetrics, MetricsFile
@@ -178,6 +178,8 @@ def serve(args, config, runner) -> int:
     realtime.configure(config.realtime.priority, config.realtime.lock_memory)
     try:
         backend = supervisor.choose_backend(midi.backend, wait)
+        if backend == "jack":
+            jack_sync_mode.check()  # a warning on an asynchronous server, where it can tell
         extras = Companions.start_synth(config, backend)  # synth, recorder, status line
         midi_out = ports.MidiOutput(backend, midi.client_name, midi.output_name,
                                     virtual=midi.virtual,
