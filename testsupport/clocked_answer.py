@@ -68,7 +68,9 @@ def judged_clocked_answer(server, ears, source, daemon, call: Sequence[Note], bp
     note's error in seconds. A try where a note misses tolerance_s while the JACK server fell
     behind its own timetable (server.times_behind()) is played again: that cycle reached every
     client late, the clock's ticks and the answer's notes alike, and no client can be on time
-    through it. A miss while the server kept time is returned as it is, for the caller's assert
+    through it. (On a synchronous server a client's late process callback holds the cycle too;
+    the daemon's are the MIDI library's compiled code, which no thread of the daemon's Python
+    holds up: what holds them is the machine.) A miss while the server kept time is returned as it is, for the caller's assert
     to fail on; so is none. REPLAYS excused misses in a row raise: the machine could not keep
     time for this check, and that is said, not passed."""
     excused = []
