@@ -64,8 +64,8 @@ def jackdbus_synchronous(settings: Path) -> bool:
     return False
 
 
-def _processes(proc: Path):
-    """(pid, argv) of each process whose command line can be read."""
+def _command_lines(proc: Path):
+    """argv of each process whose command line can be read."""
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
@@ -75,7 +75,7 @@ def _processes(proc: Path):
             continue
         argv = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
         if argv:
-            yield entry.name, argv
+            yield argv
 
 
 def server_synchronous(name: str, proc: Path = Path("/proc"),
@@ -83,7 +83,7 @@ def server_synchronous(name: str, proc: Path = Path("/proc"),
     """True or False where the server named `name` was found started here; None otherwise."""
     if not proc.is_dir():
         return None
-    for _, argv in _processes(proc):
+    for argv in _command_lines(proc):
         program = Path(argv[0]).name
         if program == "jackd":
             found, sync = jackd_synchronous(argv)

@@ -70,9 +70,9 @@ def judged_clocked_answer(server, ears, source, daemon, call: Sequence[Note], bp
     client late, the clock's ticks and the answer's notes alike, and no client can be on time
     through it. (On a synchronous server a client's late process callback holds the cycle too;
     the daemon's are the MIDI library's compiled code, which no thread of the daemon's Python
-    holds up: what holds them is the machine.) A miss while the server kept time is returned as it is, for the caller's assert
-    to fail on; so is none. REPLAYS excused misses in a row raise: the machine could not keep
-    time for this check, and that is said, not passed."""
+    holds up: what holds them is the machine.) A miss while the server kept time is returned as
+    it is, for the caller's assert to fail on; so is none. A miss excused in all REPLAYS + 1
+    tries raises: the machine could not keep time for this check, and that is said, not passed."""
     excused = []
     for _ in range(REPLAYS + 1):
         source.command(f"bpm {bpm}")
