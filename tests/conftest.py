@@ -7,12 +7,27 @@ from pathlib import Path
 import mido
 import pytest
 
+from kept_time_plugin import KeptTime
+
 from improvd.daemon.midi_events import with_delta_times
 from improvd.testsupport.random_model import make_random_recurrent_model
+
+# tests/test_kept_time_plugin.py runs the kept_time marker in a pytest of its own.
+pytest_plugins = ["pytester"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The seed-001 chorales live beside the checkout, never inside it.
 JSB_TGZ = PROJECT_ROOT / ".." / "shared" / "data" / "jsb_chorales.tgz"
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(KeptTime(_session_jack_server), "kept_time")
+
+
+def _session_jack_server():
+    from e2e.jack_helpers import shared_server  # only once a kept_time test runs
+
+    return shared_server()
 
 
 @pytest.fixture(scope="session")

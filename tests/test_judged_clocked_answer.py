@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from improvd.testsupport import clocked_answer as ca
+from improvd.testsupport import kept_time
 
 TOLERANCE_S = 0.002
 
@@ -40,7 +41,7 @@ def judged(monkeypatch, tries):
     script = Scripted(tries)
     monkeypatch.setattr(ca, "clocked_answer", script.clocked_answer)
     answer = ca.judged_clocked_answer(script, None, script, None, [], 120, script.judge,
-                                      TOLERANCE_S)
+                                      TOLERANCE_S, settle=lambda server: None)
     return script, answer
 
 
@@ -58,8 +59,8 @@ def test_a_miss_while_the_server_fell_behind_is_played_again_at_the_same_tempo(m
     script, answer = judged(monkeypatch, [(2, [0.009]), (0, [0.0005])])
     assert script.played == 2 and answer.ended == 2.0 and answer.errors_s == [0.0005]
     assert script.tempi == ["bpm 120", "bpm 120"]  # a tempo jump in the first try is undone
-    assert answer.excused == ["120 bpm: a note 9.00 ms off while the JACK server fell behind "
-                              "2 times"]
+    assert answer.excused == ["try 1: 120 bpm: a note 9.00 ms off while the JACK server fell "
+                              "behind its timetable 2 times"]
 
 
 def test_a_miss_after_one_excused_is_not_excused_without_the_server_falling_behind(monkeypatch):
@@ -69,4 +70,4 @@ def test_a_miss_after_one_excused_is_not_excused_without_the_server_falling_behi
 
 def test_a_server_behind_in_every_try_is_an_error_that_says_so(monkeypatch):
     with pytest.raises(AssertionError, match="fell behind its timetable in every try"):
-        judged(monkeypatch, [(1, [0.01])] * (ca.REPLAYS + 1))
+        judged(monkeypatch, [(1, [0.01])] * kept_time.TRIES)

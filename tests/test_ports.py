@@ -221,6 +221,7 @@ def test_messages_read_together_keep_their_spacing():
     assert times[1] - times[0] == pytest.approx(0.25) and times[2] - times[1] == pytest.approx(0.5)
 
 
+@pytest.mark.kept_time  # stamps within ms: judged where JACK kept time
 def test_an_idle_input_looks_seldom_but_stamps_on_arrival(server, peer):
     """Past ACTIVE_S without input the thread looks every IDLE_POLL_S; JACK's own deltas still
     place each message at its arrival, not at the look that found it."""
@@ -276,6 +277,7 @@ def _wakeups(comm: str) -> int:
     raise AssertionError(f"no thread named {comm}")
 
 
+@pytest.mark.kept_time  # stamps within ms: judged where JACK kept time
 def test_an_input_that_never_heard_anything_idles_and_still_stamps_its_first_note(server, peer):
     """rtmidi gives a port's first message no delta, so without one the thread would look every
     millisecond until the player's first note: the port sends itself ports.ANCHOR as it opens,

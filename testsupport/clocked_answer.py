@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from improvd.daemon.events import Note
 
-from . import clock_grid
+from . import clock_grid, kept_time
 
 SETTLE_S = 1.0  # a couple of beats for the clock follower before the call
 
@@ -50,9 +50,6 @@ def clocked_answer(ears, source, daemon, call: Sequence[Note],
     return ended, clock_grid.segments(ticks, jumps=1 if during is not None else 0)
 
 
-REPLAYS = 5  # a missed answer played again at most this often while the server fell behind
-
-
 @dataclass
 class JudgedAnswer:
     ended: float  # when the call ended (the listener's clock)
@@ -63,27 +60,34 @@ class JudgedAnswer:
 
 def judged_clocked_answer(server, ears, source, daemon, call: Sequence[Note], bpm: float,
                           judge: Callable[[float, list], list[float]], tolerance_s: float,
-                          during: Callable[[], None] | None = None) -> JudgedAnswer:
+                          during: Callable[[], None] | None = None,
+                          settle: Callable[[object], object] = kept_time.wait_until_it_keeps_time
+                          ) -> JudgedAnswer:
     """clocked_answer at `bpm` (set before each try), judged by judge(ended, segments) -> each
-    note's error in seconds. A try where a note misses tolerance_s while the JACK server fell
-    behind its own timetable (server.times_behind()) is played again: that cycle reached every
-    client late, the clock's ticks and the answer's notes alike, and no client can be on time
-    through it. (On a synchronous server a client's late process callback holds the cycle too;
-    the daemon's are the MIDI library's compiled code, which no thread of the daemon's Python
-    holds up: what holds them is the machine.) A miss while the server kept time is returned as
-    it is, for the caller's assert to fail on; so is none. A miss excused in all REPLAYS + 1
-    tries raises: the machine could not keep time for this check, and that is said, not passed."""
-    excused = []
-    for _ in range(REPLAYS + 1):
+    note's error in seconds, and played again (kept_time.judged_tries) while a note misses
+    tolerance_s and the JACK server fell behind its own timetable during the try: that cycle
+    reached every client late, the clock's ticks and the answer's notes alike, and no client can
+    be on time through it. (On a synchronous server a client's late process callback holds the
+    cycle too; the daemon's are the MIDI library's compiled code, which no thread of the daemon's
+    Python holds up: what holds them is the machine.) A miss while the server kept time is
+    returned as it is, for the caller's assert to fail on; so is none. A miss excused in every
+    try raises: the machine could not keep time for this check, and that is said, not passed."""
+    def play() -> JudgedAnswer:
         source.command(f"bpm {bpm}")
-        behind = server.times_behind()
         ended, segs = clocked_answer(ears, source, daemon, call, during)
-        errors = judge(ended, segs)
-        behind = server.times_behind() - behind
-        worst_ms = 1000 * max((abs(e) for e in errors), default=0.0)
-        if worst_ms <= 1000 * tolerance_s or not behind:
-            return JudgedAnswer(ended, segs, errors, excused)
-        excused.append(f"{bpm:g} bpm: a note {worst_ms:.2f} ms off while the JACK server fell "
-                       f"behind {behind} times")
-    raise AssertionError("the JACK server fell behind its timetable in every try, so no try "
-                         "could be judged:\n" + "\n".join(excused))
+        return JudgedAnswer(ended, segs, judge(ended, segs))
+
+    def missed(answer: JudgedAnswer) -> bool:
+        return worst_ms(answer) > 1000 * tolerance_s
+
+    def worst_ms(answer: JudgedAnswer) -> float:
+        return 1000 * max((abs(e) for e in answer.errors_s), default=0.0)
+
+    answer, excused = kept_time.judged_tries(
+        server, play, missed, lambda a: f"{bpm:g} bpm: a note {worst_ms(a):.2f} ms off",
+        settle=settle)
+    if missed(answer) and kept_time.every_try_spoiled(excused):
+        raise AssertionError("the JACK server fell behind its timetable in every try, so no try "
+                             "could be judged:\n" + "\n".join(excused))
+    answer.excused = excused
+    return answer

@@ -15,7 +15,7 @@ from improvd.daemon.runner import load_runner
 from .jack_helpers import Daemon, sounding
 from .test_seed_recipes_live import train_and_export
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.kept_time]
 
 C_MAJOR = (60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65)
 

@@ -12,7 +12,7 @@ import pytest
 from .audio_helpers import peak_and_rms, start_recording
 from .jack_helpers import die_with_parent, sounding, unique
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.kept_time]  # judged where JACK kept time
 
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 

@@ -10,7 +10,7 @@ import pytest
 
 from .jack_helpers import MidiPeer, left_sounding, unique
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.kept_time]  # judged where JACK kept time
 
 REPLUG_S = 2.0
 

@@ -12,7 +12,7 @@ from improvd.daemon.analysis import analyze_notes
 
 from .jack_helpers import sounding
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.kept_time]  # judged where JACK kept time
 
 D_MAJOR = (62, 64, 66, 67, 69, 71, 73, 74, 73, 71, 69, 67, 66, 64)
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from improvd.daemon.ports import ANCHOR_WAIT_S
+
 from .jack_helpers import PROJECT_ROOT, sounding, unique
 
 pytestmark = pytest.mark.e2e
@@ -22,6 +24,18 @@ HEAVY = ("tensorflow", "keras", "tf2onnx", "music21")
 def wait_sounding(peer, since, timeout=4.0):
     assert peer.wait_for(lambda: sounding(peer.messages(since=since)), timeout=timeout), \
         "the answer never had a note sounding"
+
+
+def settled_connections(server) -> str:
+    """jack_lsp -c once the daemon's input anchor has left: a client of the daemon's own that
+    sends its input one message as it opens and leaves once that is read (ports.ANCHOR), or
+    after ANCHOR_WAIT_S. On a busy machine it may still be there when the daemon says it
+    listens; it is no connection the daemon keeps."""
+    deadline = time.monotonic() + ANCHOR_WAIT_S + 5
+    while [p for p in server.ports() if "-anchor:" in p]:
+        assert time.monotonic() < deadline, "the input's anchor client never left"
+        time.sleep(0.05)
+    return server.connections()
 
 
 def test_sigterm_mid_answer_releases_every_note_and_exits_0(jack_server, peer, start_daemon,
@@ -47,7 +61,7 @@ def test_sighup_reloads_config_keeping_ports_and_connections(jack_server, peer, 
                                                              config_file):
     config = config_file({"policy": {"silence_ms": 300}, "sampling": {"seed": 5}})
     daemon = start_daemon(peer, ["--config", str(config)])
-    connections = jack_server.connections()
+    connections = settled_connections(jack_server)
     # Same file; the call may no longer end by its pulse, so silence_ms alone decides.
     config_file({"policy": {"silence_ms": 1200, "end_on_pulse": False, "answer_start": "now"},
                  "sampling": {"seed": 5}})

@@ -13,7 +13,7 @@ from improvd.daemon.midi_events import read_midi_tracks, to_event
 
 from .jack_helpers import sounding
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.kept_time]  # judged where JACK kept time
 
 TOLERANCE_S = 0.002
 # Two calls: the second waits for the first answer to end (a session, not one exchange).

@@ -13,7 +13,7 @@ from improvd.daemon.synth import sound_card
 from .audio_helpers import peak_and_rms, start_recording
 from .jack_helpers import sounding
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.kept_time]  # judged where JACK kept time
 
 PHRASE = [60, 64, 67, 72, 67, 64]
 AUDIBLE_PEAK, AUDIBLE_RMS = 300, 10
