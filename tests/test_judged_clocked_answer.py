@@ -59,8 +59,9 @@ def test_a_miss_while_the_server_fell_behind_is_played_again_at_the_same_tempo(m
     script, answer = judged(monkeypatch, [(2, [0.009]), (0, [0.0005])])
     assert script.played == 2 and answer.ended == 2.0 and answer.errors_s == [0.0005]
     assert script.tempi == ["bpm 120", "bpm 120"]  # a tempo jump in the first try is undone
-    assert answer.excused == ["try 1: 120 bpm: a note 9.00 ms off while the JACK server fell "
-                              "behind its timetable 2 times"]
+    assert len(answer.excused) == 1 and answer.excused[0].startswith(
+        "try 1: 120 bpm: a note 9.00 ms off while the JACK server fell behind its timetable "
+        "2 times (CPUs ")
 
 
 def test_a_miss_after_one_excused_is_not_excused_without_the_server_falling_behind(monkeypatch):

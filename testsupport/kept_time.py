@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 TRIES = 5  # a check is tried at most this often
@@ -44,23 +45,42 @@ def wait_until_it_keeps_time(server, quiet_s: float = QUIET_S,
             count, since = latest, time.monotonic()
 
 
+def cpu_times() -> list[int] | None:
+    """/proc/stat's machine-wide line: user nice system idle iowait irq softirq steal (ticks)."""
+    try:
+        return [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+
+
+def cpu_use(before: list[int] | None, after: list[int] | None) -> str:
+    """What the machine's CPUs did between two cpu_times(): the share busy, and the share its
+    hypervisor took (steal), which no process here can see or avoid."""
+    if before is None or after is None or len(before) < 8 or len(after) < 8:
+        return "CPU use unknown"
+    d = [b - a for a, b in zip(before, after)]
+    total = sum(d) or 1
+    busy = total - d[3] - d[4] - d[7]
+    return f"CPUs {100 * busy / total:.0f}% busy, {100 * d[7] / total:.0f}% stolen"
+
+
 def judged_tries(server, run_once: Callable[[], T], failed: Callable[[T], bool],
                  describe: Callable[[T], str], tries: int = TRIES,
                  settle: Callable[[object], object] = wait_until_it_keeps_time
                  ) -> tuple[T, list[str]]:
     """run_once() until its result passes, fails while the server kept time, or `tries` ran.
-    -> (the last result, one line per try played again: describe(result) and how often the
-    server fell behind). The caller judges the last result; when it failed and every try is in
+    -> (the last result, one line per try played again: describe(result), how often the server
+    fell behind, and what the CPUs did meanwhile). The caller judges the last result; when it failed and every try is in
     the list, no try could be judged."""
     excused: list[str] = []
     for n in range(1, tries + 1):
-        before = server.times_behind()
+        before, cpu = server.times_behind(), cpu_times()
         result = run_once()
         behind = server.times_behind() - before
         if not failed(result) or not behind:
             return result, excused
         excused.append(f"try {n}: {describe(result)} while the JACK server fell behind its "
-                       f"timetable {behind} times")
+                       f"timetable {behind} times ({cpu_use(cpu, cpu_times())})")
         if n < tries:
             settle(server)
     return result, excused
