@@ -1,7 +1,11 @@
 """The few libjack calls python-rtmidi does not offer: probe a server, connect ports, period length.
 
-Loaded with ctypes from the system's libjack (Debian: libjack-jackd2-0, pulled in by jackd2), so
-nothing is compiled and nothing is needed where JACK is not used. A `session()` is a short-lived
+Loaded with ctypes, so nothing is compiled and nothing is needed where JACK is not used: the
+libjack python-rtmidi already loaded into the process where there is one (its wheels carry their
+own copy), else the system's (Debian: libjack-jackd2-0, pulled in by jackd2). A second copy
+beside rtmidi's would keep globals of its own and map the server's shared segment a second time
+(measured: 210 MB of the daemon's VmRSS with two copies, 105 MB with one, at jackd's default
+port-max). A `session()` is a short-lived
 client that never starts a server by itself (JackNoStartServer) and is closed at once after use.
 """
 
@@ -11,8 +15,10 @@ import ctypes
 import ctypes.util
 import errno
 import logging
+import re
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +36,32 @@ def _quiet(message: bytes) -> None:
 _lib = None
 
 
+_LIBJACK = re.compile(r"/libjack(-[0-9a-f]+)?\.so[.0-9]*$")  # not libjackserver, libjacknet
+
+
+def loaded_libjacks() -> list[str]:
+    """The paths of the libjack copies mapped into this process (Linux; [] elsewhere)."""
+    try:
+        maps = Path("/proc/self/maps").read_text().splitlines()
+    except OSError:
+        return []
+    return sorted({f[-1] for line in maps if len(f := line.split()) >= 6 and _LIBJACK.search(f[-1])})
+
+
+def _library_name() -> str:
+    try:
+        import rtmidi  # noqa: F401 - loads the libjack its JACK ports use
+    except ImportError:
+        pass
+    loaded = loaded_libjacks()
+    return loaded[0] if loaded else (ctypes.util.find_library("jack") or "libjack.so.0")
+
+
 def library():
     """The loaded libjack, or None when JACK is not installed."""
     global _lib
     if _lib is None:
-        name = ctypes.util.find_library("jack") or "libjack.so.0"
+        name = _library_name()
         try:
             lib = ctypes.CDLL(name)
         except OSError:

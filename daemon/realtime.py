@@ -20,8 +20,8 @@ locked as they are first touched (MCL_ONFAULT, Linux 4.4 on; plain mlockall wher
 it): what the daemon uses stays in memory once used, but no mapping is read in whole. Plain
 mlockall read in every thread's whole stack and every library's unused code: the daemon's VmRSS
 after answering was 491 MB locked that way (RssAnon 194 MB), 291 MB locked on fault (36 MB),
-the same as unlocked. (210 MB of either is JACK's shared segment, which libjack maps and reads
-in for each client whatever the daemon does; its size follows the server's port-max.)
+the same as unlocked. (210 MB of either was JACK's shared segment, mapped then by two copies of
+libjack; jack.py now uses python-rtmidi's, and its size follows the server's port-max.)
 
 Python's cyclic garbage collector is the other stall: a full collection walks every object the
 process holds (modules, onnxruntime, the ports: ~30,000) in ~10 ms with the GIL held, and whatever
