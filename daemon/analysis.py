@@ -35,6 +35,10 @@ _PROFILES = np.stack([np.roll(p, k) for p in (_MAJOR, _MINOR) for k in range(12)
 SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10, 11)}
 EARLIER_CALL_WEIGHT = 0.5  # each older call counts half as much toward the key
 CALL_WINDOW = 96  # notes of a long call that are analysed: the recent ones (bounds the cost)
+# The shortest "long note" a call can establish: a call of notes released in the cycle they
+# were struck (drum pads, a flood of random messages) has lengths of 0, and a hold limit of 0
+# is no limit (steering divides by it). 50 ms is a short staccato at any tempo.
+SHORTEST_LONG_NOTE_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,7 @@ def analyze_notes(notes: list[Note], earlier: list[Note] = (),
         accents=_accents(pulse, starts, velocities),
         swell=_swell(starts, velocities),
         articulation=_articulation(notes, onsets),
-        long_note=float(np.percentile(lengths, 90)),
+        long_note=max(float(np.percentile(lengths, 90)), SHORTEST_LONG_NOTE_S),
         notes=len(notes),
         start=float(starts[0]),
         end=float(max(n.end for n in notes)),

@@ -7,13 +7,15 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from model_fixtures import SHIPPED_MODEL, make_random_recurrent_model
 from synthetic_calls import call
 
 from improvd.daemon import answer_metrics as metrics
 from improvd.daemon.analysis import analyze, analyze_notes
 from improvd.daemon.config import Config, SteeringConfig
-from improvd.daemon.events import Event, notes_to_events
+from improvd.daemon.events import Event, Note, notes_to_events
 from improvd.daemon.offline import answer_call
 from improvd.daemon.runner import load_runner
 from improvd.daemon.steering import Steering
@@ -54,6 +56,16 @@ def test_notes_held_past_the_calls_long_notes_are_pushed_to_end():
     s, a = steering(call(120, list(np.arange(0, 8, 0.5)), pitches=D_MAJOR, legato=0.5))
     s.shape(Event(10.0, "note_on", 69, 80))
     assert s.bias(10.1, {69})[TOK.note_off(69)] == 0.0
+    assert s.bias(10.0 + 3 * a.long_note, {69})[TOK.note_off(69)] > 2.0
+
+
+def test_a_call_of_notes_released_as_struck_still_limits_holds():
+    # Random input (the e2e fuzz) made a call whose notes ended where they began: the hold limit
+    # was 0, and the engine's next answer stopped on a division by zero.
+    s, a = steering([Note(60 + k, 80, 0.1 * k, 0.1 * k) for k in range(6)])
+    assert a.long_note > 0
+    s.shape(Event(10.0, "note_on", 69, 80))
+    assert np.isfinite(s.bias(10.0, {69})).all()
     assert s.bias(10.0 + 3 * a.long_note, {69})[TOK.note_off(69)] > 2.0
 
 
@@ -110,3 +122,16 @@ def test_the_shipped_model_answers_in_key_on_the_grid_with_the_calls_accents():
     assert m["key_agreement"] >= 0.9 and m["on_grid"] >= 0.95
     assert m["velocities_distinct"] >= 2 and m["accent_agreement"] > 0.5
     assert m["pitch_distance"] <= 4 and m["cut_at_end"] <= 0.1
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 127), st.integers(1, 127), st.floats(0, 4),
+                          st.sampled_from([0.0, 0.001, 0.05, 0.5, 2.0])), min_size=1, max_size=24),
+       st.sets(st.integers(0, 127), max_size=6), st.floats(0, 6))
+def test_any_call_gives_finite_biases(notes, sounding, at):
+    """Whatever a player (or a fuzzer) played, every bias is a number: no division by a length,
+    tempo or level of 0 stops the engine."""
+    s, _a = steering([Note(p, v, t, t + d) for p, v, t, d in notes])
+    for p in sounding:
+        s.shape(Event(10.0, "note_on", p, 80))
+    assert np.isfinite(s.bias(10.0 + at, sounding)).all()
