@@ -5,8 +5,11 @@ libjack python-rtmidi already loaded into the process where there is one (its wh
 own copy), else the system's (Debian: libjack-jackd2-0, pulled in by jackd2). A second copy
 beside rtmidi's would keep globals of its own and map the server's shared segment a second time
 (measured: 210 MB of the daemon's VmRSS with two copies, 105 MB with one, at jackd's default
-port-max). A `session()` is a short-lived
-client that never starts a server by itself (JackNoStartServer) and is closed at once after use.
+port-max). One copy also means one message handler: libjack's own lines, rtmidi's clients'
+included, go to this log at debug level (the daemon says what failed in its own words).
+
+A `session()` is a short-lived client that never starts a server by itself (JackNoStartServer)
+and is closed at once after use.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ def loaded_libjacks() -> list[str]:
         maps = Path("/proc/self/maps").read_text().splitlines()
     except OSError:
         return []
-    return sorted({f[-1] for line in maps if len(f := line.split()) >= 6 and _LIBJACK.search(f[-1])})
+    paths = (fields[-1] for line in maps if len(fields := line.split()) >= 6)
+    return sorted({path for path in paths if _LIBJACK.search(path)})
 
 
 def _library_name() -> str:

@@ -103,3 +103,28 @@ def test_cpu_use_names_the_busy_and_the_stolen_share():
     assert kept_time.cpu_use(None, after) == "CPU use unknown"
     now = kept_time.cpu_times()
     assert now is None or (len(now) == 8 and all(v >= 0 for v in now))
+
+
+def test_the_waits_of_a_run_share_one_budget(monkeypatch):
+    monkeypatch.setattr(kept_time, "SETTLE_BUDGET_S", 0.5)
+    monkeypatch.setattr(kept_time, "_waited_s", 0.0)
+    server = Server()
+    stop = threading.Event()
+
+    def late_all_along():
+        while not stop.wait(0.05):
+            server.behind += 1
+
+    threading.Thread(target=late_all_along).start()
+    try:
+        start = time.monotonic()
+        assert not kept_time.wait_until_it_keeps_time(server, quiet_s=0.3, within_s=5,
+                                                      poll_s=0.01)
+        first = time.monotonic() - start
+        start = time.monotonic()
+        assert not kept_time.wait_until_it_keeps_time(server, quiet_s=0.3, within_s=5,
+                                                      poll_s=0.01)
+        second = time.monotonic() - start
+    finally:
+        stop.set()
+    assert 0.5 <= first < 1.5 and second < 0.05  # the budget spent, the next try goes at once
