@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 
 from improvd.testsupport import kept_time
 
@@ -77,21 +78,27 @@ def test_the_wait_ends_once_the_server_went_quiet_long_enough():
     assert 0.2 + 0.3 - 0.02 <= time.monotonic() - start < 2.0
 
 
-def test_the_wait_gives_up_on_a_server_that_keeps_falling_behind():
-    server = Server()
-    stop = threading.Event()
+@contextmanager
+def falling_behind_all_along():
+    """A server that falls behind every 50 ms until the block ends."""
+    server, stop = Server(), threading.Event()
 
-    def late_all_along():
+    def late():
         while not stop.wait(0.05):
             server.behind += 1
 
-    threading.Thread(target=late_all_along).start()
-    start = time.monotonic()
+    threading.Thread(target=late).start()
     try:
-        assert not kept_time.wait_until_it_keeps_time(server, quiet_s=0.3, within_s=0.6,
-                                                      poll_s=0.01)
+        yield server
     finally:
         stop.set()
+
+
+def test_the_wait_gives_up_on_a_server_that_keeps_falling_behind():
+    with falling_behind_all_along() as server:
+        start = time.monotonic()
+        assert not kept_time.wait_until_it_keeps_time(server, quiet_s=0.3, within_s=0.6,
+                                                      poll_s=0.01)
     assert 0.6 <= time.monotonic() - start < 2.0
 
 
@@ -108,15 +115,7 @@ def test_cpu_use_names_the_busy_and_the_stolen_share():
 def test_the_waits_of_a_run_share_one_budget(monkeypatch):
     monkeypatch.setattr(kept_time, "SETTLE_BUDGET_S", 0.5)
     monkeypatch.setattr(kept_time, "_waited_s", 0.0)
-    server = Server()
-    stop = threading.Event()
-
-    def late_all_along():
-        while not stop.wait(0.05):
-            server.behind += 1
-
-    threading.Thread(target=late_all_along).start()
-    try:
+    with falling_behind_all_along() as server:
         start = time.monotonic()
         assert not kept_time.wait_until_it_keeps_time(server, quiet_s=0.3, within_s=5,
                                                       poll_s=0.01)
@@ -125,6 +124,4 @@ def test_the_waits_of_a_run_share_one_budget(monkeypatch):
         assert not kept_time.wait_until_it_keeps_time(server, quiet_s=0.3, within_s=5,
                                                       poll_s=0.01)
         second = time.monotonic() - start
-    finally:
-        stop.set()
     assert 0.5 <= first < 1.5 and second < 0.05  # the budget spent, the next try goes at once
